@@ -1,0 +1,332 @@
+//! A core's life, from the entry code's hand-over to idle.
+
+use crate::arch::{self, exceptions, gic::Gic, timer};
+use crate::interrupts::{self, SGI_PING, SGI_PONG, TICKS_TO_REPORT};
+use crate::params::{KernelParams, SelfTest};
+use crate::shared::{self, CoreState};
+use crate::{console, kprintln};
+use arrayvec::ArrayVec;
+use boot::bootinfo::{BootInfo, EnableMethod, MAX_CPUS};
+use boot::devicetree;
+use boot::memory::BootFrames;
+use boot::{PhysAddr, PhysRange};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// How long the boot core waits for released cores to report ready.
+const BRING_UP_TIMEOUT_MS: u64 = 5000;
+/// How long it waits for every core to answer the ping.
+const PING_TIMEOUT_MS: u64 = 2000;
+
+/// The device tree describing this image's board, used when the loader passes none and to
+/// find a console for reporting a bad one. Built by `cargo xtask build`.
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+static BUILTIN_TREE: &Aligned<[u8]> = &Aligned(*include_bytes!(env!(
+    "FLOTILLA_BUILTIN_DTB",
+    "build the kernel with `cargo xtask build`, which supplies the board's built-in device tree"
+)));
+
+/// This core's logical id (0 on the boot core).
+static CORE_ID: AtomicUsize = AtomicUsize::new(0);
+/// This core's start-up parameters; on secondary cores the boot core writes them before
+/// release.
+static PARAMS: spin::Once<KernelParams> = spin::Once::new();
+/// Set to the core's id during bring-up; read back after every core has written its own.
+/// Its value proves that the same kernel static is a different variable on each core.
+static PROBE: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// This core's logical id.
+pub fn core_id() -> usize {
+    CORE_ID.load(Ordering::Relaxed)
+}
+
+/// This core's parameters.
+pub fn params() -> &'static KernelParams {
+    PARAMS.get().unwrap_or_else(|| arch::halt())
+}
+
+/// Waits (sleeping in `wfe`, with interrupts let in) until `done` holds or `timeout_ms`
+/// passes. Returns whether it held.
+fn wait_until(timeout_ms: u64, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = timer::now() + timer::ms_to_counts(timeout_ms);
+    arch::enable_irqs();
+    let held = loop {
+        if done() {
+            break true;
+        }
+        if timer::now() >= deadline {
+            break done();
+        }
+        arch::wait_for_event();
+    };
+    arch::disable_irqs();
+    held
+}
+
+/// Turns on the counter's event stream, so `wfe` wakes at least every ~260 µs (counter bit
+/// 14 at 62.5 MHz) even if no other core sends an event. CNTKCTL_EL1 (Arm ARM D19.11.15):
+/// EVNTEN bit 2, EVNTI bits 7:4.
+fn enable_event_stream() {
+    let value: u64 = (1 << 2) | (14 << 4);
+    // SAFETY: configures this core's event stream only.
+    unsafe { core::arch::asm!("msr cntkctl_el1, {}", in(reg) value, options(nostack)) };
+}
+
+/// The memory and devices every core's linear map shows.
+fn mmio_ranges(params: &KernelParams) -> ArrayVec<PhysRange, 8> {
+    let mut mmio = ArrayVec::new();
+    if let Some(uart) = params.console {
+        mmio.push(uart.regs);
+    }
+    match &params.gic {
+        boot::bootinfo::GicInfo::V2 { distributor, cpu_interface } => {
+            mmio.push(*distributor);
+            mmio.push(*cpu_interface);
+        }
+        boot::bootinfo::GicInfo::V3 { distributor, redistributors } => {
+            mmio.push(*distributor);
+            for r in redistributors {
+                let _ = mmio.try_push(*r);
+            }
+        }
+    }
+    mmio
+}
+
+/// Prints a line about a tree that cannot be used, on whatever console the built-in tree
+/// names, and stops.
+fn refuse_tree(fdt_pa: u64, error: devicetree::FdtError) -> ! {
+    if let Ok(builtin) = devicetree::parse(&BUILTIN_TREE.0) {
+        if let Some(uart) = builtin.console {
+            if boot::arch::map_on_boot_core(&[], &[uart.regs]).is_ok() {
+                // SAFETY: just mapped as Device memory.
+                unsafe { console::init(&uart) };
+            }
+        }
+    }
+    kprintln!("flotilla: cannot boot: {error} (blob at {fdt_pa:#x})");
+    arch::halt()
+}
+
+/// The boot core's entry, from `boot`'s entry code with the MMU on.
+#[no_mangle]
+pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    exceptions::install();
+    let (info, tree_source) = match boot::arch::loader_fdt() {
+        Some(blob) if devicetree::is_atag_list(blob) => match devicetree::parse(&BUILTIN_TREE.0) {
+            Ok(info) => (info, "built in (the loader passed ATAGs, which arm64 does not use)"),
+            Err(e) => refuse_tree(0, e),
+        },
+        Some(blob) => match devicetree::parse(blob) {
+            Ok(info) => (info, "from the loader"),
+            Err(e) => refuse_tree(fdt_pa, e),
+        },
+        None => match devicetree::parse(&BUILTIN_TREE.0) {
+            Ok(info) => (info, "built in (the loader passed none)"),
+            Err(e) => refuse_tree(0, e),
+        },
+    };
+    let params = KernelParams::new(&info, arch::mpidr());
+    let mmio = mmio_ranges(&params);
+    let mapped = boot::arch::map_on_boot_core(&info.memory, &mmio);
+    if let Some(uart) = &params.console {
+        if mapped.is_ok() || boot::arch::is_mapped(boot::layout::phys_to_linear(uart.regs.base).as_u64()) {
+            // SAFETY: the UART range was mapped as Device memory just above.
+            unsafe { console::init(uart) };
+        }
+    }
+    if let Err(e) = mapped {
+        kprintln!("flotilla: cannot map memory and devices: {e}");
+        arch::halt();
+    }
+    let params = PARAMS.call_once(|| params);
+    print_banner(&info, tree_source, load_pa);
+    kprintln!("core 0: cpu driver online (mpidr {:#x}, entered at EL{entry_el})", arch::mpidr());
+    shared::slot(0).set_state(CoreState::Online);
+    enable_event_stream();
+    if let Err(e) = interrupts::init(Gic::new(&params.gic), true) {
+        kprintln!("core 0: interrupt controller: {e}");
+        arch::halt();
+    }
+
+    let started = start_secondaries(&info, params, fdt_pa, load_pa);
+
+    wait_until(BRING_UP_TIMEOUT_MS, || shared::slot(0).ticks.load(Ordering::Acquire) >= TICKS_TO_REPORT);
+    PROBE.store(0, Ordering::Release);
+    shared::slot(0).set_state(CoreState::Ready);
+    wait_until(BRING_UP_TIMEOUT_MS, || started.iter().all(|&c| shared::slot(c).state() >= CoreState::Ready));
+    let mut ready: ArrayVec<usize, MAX_CPUS> = ArrayVec::new();
+    ready.push(0);
+    for &core in &started {
+        if shared::slot(core).state() >= CoreState::Ready {
+            ready.push(core);
+        } else {
+            let mpidr = params.core_mpidrs[core];
+            kprintln!(
+                "core {core} (mpidr {mpidr:#x}): did not come up within {BRING_UP_TIMEOUT_MS} ms; continuing without it"
+            );
+        }
+    }
+    for &core in &ready {
+        interrupts::send_ipi(core, SGI_PING);
+    }
+    let all_answered =
+        wait_until(PING_TIMEOUT_MS, || ready.iter().all(|&c| shared::slot(c).state() == CoreState::Joined));
+    let joined = ready.iter().filter(|&&c| shared::slot(c).state() == CoreState::Joined).count();
+    if !all_answered {
+        kprintln!("core 0: {} of {} ready cores did not answer the IPI", ready.len() - joined, ready.len());
+    }
+    let (locks, waits) = shared::CONSOLE_LOCK.counts();
+    kprintln!(
+        "all {joined} cores online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
+        info.cpus.len()
+    );
+    if params.selftest != SelfTest::None && selftest_core() == 0 {
+        inject(params.selftest);
+    }
+    idle()
+}
+
+fn print_banner(info: &BootInfo<'_>, tree_source: &str, load_pa: u64) {
+    let ram_mib: u64 = info.memory.iter().map(|r| r.size_bytes).sum::<u64>() >> 20;
+    let firmware = match info.psci {
+        Some(boot::bootinfo::PsciConduit::Hvc) => "PSCI via hvc",
+        Some(boot::bootinfo::PsciConduit::Smc) => "PSCI via smc",
+        None => "no PSCI",
+    };
+    let gic = match info.gic {
+        boot::bootinfo::GicInfo::V2 { .. } => 2,
+        boot::bootinfo::GicInfo::V3 { .. } => 3,
+    };
+    kprintln!("Flotilla {} multikernel on {}", env!("CARGO_PKG_VERSION"), info.model);
+    kprintln!(
+        "boot: {} cpus, {ram_mib} MiB RAM, GICv{gic}, {firmware}; device tree {tree_source}; image at {load_pa:#x}",
+        info.cpus.len()
+    );
+}
+
+/// Prepares and releases every core but the boot core; returns the logical ids released.
+fn start_secondaries(
+    info: &BootInfo<'_>,
+    params: &KernelParams,
+    fdt_pa: u64,
+    load_pa: u64,
+) -> ArrayVec<usize, MAX_CPUS> {
+    let mut frames = BootFrames::new(&info.memory, &info.reserved);
+    let layout = boot::arch::link_layout();
+    frames.remove(PhysRange::new(PhysAddr(load_pa), layout.image_size()));
+    if let Some(blob) = boot::arch::loader_fdt() {
+        frames.remove(PhysRange::new(PhysAddr(fdt_pa), blob.len() as u64));
+    }
+    for cpu in &info.cpus {
+        if let EnableMethod::SpinTable { release_addr } = cpu.enable_method {
+            // The firmware's spinning code and its release words live here.
+            frames.remove(PhysRange::new(release_addr.align_down(4096), 4096));
+        }
+    }
+    let mmio = mmio_ranges(params);
+    let mut started = ArrayVec::new();
+    for (core, &mpidr) in params.core_mpidrs.iter().enumerate().skip(1) {
+        let Some(cpu) = info.cpus.iter().find(|c| c.mpidr == mpidr) else { continue };
+        let result =
+            boot::arch::prepare_secondary(&mut frames, core, cpu, &info.memory, &mmio).and_then(|percore| {
+                // SAFETY: `percore` is the core's fresh private area; nothing runs there yet.
+                unsafe {
+                    boot::arch::private_static(percore, &raw const PARAMS)
+                        .write(spin::Once::initialized(params.clone()));
+                    boot::arch::private_static(percore, &raw const CORE_ID).write(AtomicUsize::new(core));
+                }
+                boot::arch::release_secondary(cpu, info.psci)
+            });
+        match result {
+            Ok(()) => started.push(core),
+            Err(e) => kprintln!("core {core} (mpidr {mpidr:#x}): not started: {e}"),
+        }
+    }
+    started
+}
+
+/// A secondary core's entry, from `boot`'s entry code with the MMU on.
+#[no_mangle]
+pub extern "C" fn kernel_secondary_main(core: u64, entry_el: u64) -> ! {
+    exceptions::install();
+    let core = core as usize;
+    let params = params();
+    if let Some(uart) = &params.console {
+        // SAFETY: the boot core mapped the console in this core's tables.
+        unsafe { console::init(uart) };
+    }
+    kprintln!("core {core}: cpu driver online (mpidr {:#x}, entered at EL{entry_el})", arch::mpidr());
+    shared::slot(core).set_state(CoreState::Online);
+    enable_event_stream();
+    if let Err(e) = interrupts::init(Gic::new(&params.gic), false) {
+        kprintln!("core {core}: interrupt controller: {e}");
+        arch::halt();
+    }
+    wait_until(BRING_UP_TIMEOUT_MS, || shared::slot(core).ticks.load(Ordering::Acquire) >= TICKS_TO_REPORT);
+    PROBE.store(core, Ordering::Release);
+    shared::slot(core).set_state(CoreState::Ready);
+    idle()
+}
+
+/// The boot core's ping arrived: report this core's view of the per-core probe and answer.
+pub fn on_ping() {
+    let core = core_id();
+    let probe = &PROBE;
+    kprintln!(
+        "core {core}: IPI received; per-core static PROBE at {:#x} holds {}",
+        probe as *const _ as u64,
+        probe.load(Ordering::Acquire)
+    );
+    shared::slot(core).set_state(CoreState::Joined);
+    interrupts::send_ipi(0, SGI_PONG);
+    let test = params().selftest;
+    if test != SelfTest::None && core != 0 && core == selftest_core() {
+        inject(test);
+    }
+}
+
+fn idle() -> ! {
+    loop {
+        arch::enable_irqs();
+        arch::wait_for_interrupt();
+    }
+}
+
+/// Recurses until the kernel stack runs into its guard page: that is the point.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn overflow_the_stack(depth: u64) -> u64 {
+    let frame = [depth; 128];
+    core::hint::black_box(&frame);
+    overflow_the_stack(depth + 1) + core::hint::black_box(frame[5])
+}
+
+/// The core that runs a self-test requested on the command line: the last one.
+fn selftest_core() -> usize {
+    params().core_mpidrs.len() - 1
+}
+
+/// Injects the fault asked for on the command line (`flotilla.selftest=`), to exercise the
+/// fault path. Runs on [`selftest_core`] once it has answered the boot core's ping, so the
+/// report comes after every core is up, and the other cores go on.
+fn inject(test: SelfTest) {
+    kprintln!("core {}: running self-test {test:?}", core_id());
+    match test {
+        SelfTest::KernelFault => {
+            let text = kernel_primary_main as *const () as *mut u64;
+            // SAFETY: deliberately not safe: a write to read-only kernel text, to fault.
+            unsafe { text.write_volatile(0) };
+        }
+        SelfTest::KernelPanic => panic!("self-test panic requested on the kernel command line"),
+        SelfTest::StackOverflow => {
+            core::hint::black_box(overflow_the_stack(0));
+        }
+        SelfTest::None => {}
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    crate::fault::kernel_panic(info)
+}

@@ -1,0 +1,133 @@
+//! `cargo xtask`: the command-line front end of Flotilla's build driver (see the library
+//! docs in `lib.rs` for what each part does).
+
+use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
+use xtask::qemu::Machine;
+use xtask::{image, setup, Board};
+
+const USAGE: &str = "usage: cargo xtask <command> [options]
+
+commands:
+  build [--board virt|rpi4]      build the bootable image; prints its path last
+  run [options] [-- QEMU ARGS]   build and boot under QEMU, console on this terminal
+      --board virt|rpi4   (virt)      --smp N        (4)       --cpu MODEL  (cortex-a72)
+      --gic 2|3           (2)         --el2          enter at EL2, PSCI over smc
+      --mem SIZE          (1G)        --dtb FILE     pass this device tree
+      --append ARGS       kernel command line
+      --icount            count guest instructions deterministically
+      --gdb               wait for gdb on localhost:1234 (see README)
+  test                           run every test: host unit tests and QEMU boots
+  qemu-setup                     install QEMU 9.0 or newer with the system's package manager
+  setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
+  rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/
+  rpi4-firmware                  fetch the Raspberry Pi 4 boot files into target/firmware/rpi4-boot/";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else { bail!("no command given\n\n{USAGE}") };
+    match command.as_str() {
+        "build" => {
+            let machine = parse_machine(rest)?;
+            let built = image::build(machine.board)?;
+            println!("{}", built.image.display());
+        }
+        "run" => return run_qemu(&parse_machine(rest)?),
+        "test" => return run_tests(),
+        "qemu-setup" => setup::qemu_setup()?,
+        "setup" => {
+            setup::ensure_rust_targets(&xtask::TARGETS)?;
+            println!("qemu: {}", setup::qemu_binary()?.display());
+            println!("rpi4 boot files: {}", setup::rpi4_firmware(&firmware_cache())?.display());
+        }
+        "rpi4-dtb" => println!("{}", setup::rpi4_dtb(&firmware_cache())?.display()),
+        "rpi4-firmware" => println!("{}", setup::rpi4_firmware(&firmware_cache())?.display()),
+        "help" | "-h" | "--help" => println!("{USAGE}"),
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Downloaded firmware lives with the build output, so `cargo clean` drops it too.
+fn firmware_cache() -> std::path::PathBuf {
+    setup::workspace_root().join("target").join("firmware")
+}
+
+fn parse_machine(args: &[String]) -> Result<Machine> {
+    let mut board = Board::Virt;
+    let mut machine_args = Vec::new();
+    let mut it = args.iter();
+    // The board decides the defaults, so read it first.
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--board" {
+            board = Board::parse(it.next().context("--board needs a value")?)?;
+        } else {
+            machine_args.push(arg.clone());
+        }
+    }
+    let mut machine = Machine::new(board);
+    machine.extra = it.cloned().collect();
+    let mut it = machine_args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().cloned().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--smp" => machine.smp = value("--smp")?.parse().context("--smp takes a number of cores")?,
+            "--cpu" => machine.cpu = value("--cpu")?,
+            "--gic" => machine.gic = value("--gic")?.parse().context("--gic takes 2 or 3")?,
+            "--mem" => machine.mem = value("--mem")?,
+            "--dtb" => machine.dtb = Some(value("--dtb")?.into()),
+            "--append" => machine.append = Some(value("--append")?),
+            "--el2" => machine.el2 = true,
+            "--icount" => machine.icount = true,
+            "--gdb" => machine.gdb = true,
+            other => bail!("unknown option `{other}`\n\n{USAGE}"),
+        }
+    }
+    machine.validate()?;
+    Ok(machine)
+}
+
+fn run_qemu(machine: &Machine) -> Result<ExitCode> {
+    let built = image::build(machine.board)?;
+    let qemu = setup::qemu_binary()?;
+    if machine.gdb {
+        eprintln!(
+            "QEMU waits for gdb on localhost:1234; in another terminal:\n  gdb-multiarch {} -ex 'target remote :1234'",
+            built.elf.display()
+        );
+    }
+    eprintln!("(Ctrl-A X leaves QEMU)");
+    let status = machine.command(&qemu, &built.image, true).status().context("starting QEMU")?;
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    ExitCode::from(status.code().map_or(1, |c| c.clamp(0, 255) as u8))
+}
+
+/// Every test: the host unit tests of each crate and the QEMU integration tests (which
+/// build the images they boot through this crate's library).
+fn run_tests() -> Result<ExitCode> {
+    setup::ensure_rust_targets(&xtask::TARGETS)?;
+    setup::qemu_binary()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(setup::workspace_root())
+        .args(["test", "--workspace"])
+        .status()
+        .context("running cargo test")?;
+    Ok(exit_code(status))
+}
