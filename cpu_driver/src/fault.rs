@@ -69,6 +69,8 @@ fn backtrace(core: usize, mut fp: u64) {
     ];
     let on_stack = |addr: u64| stacks.iter().any(|&(lo, hi)| addr >= lo && addr + 16 <= hi);
     line(format_args!("core {core}:   backtrace:"));
+    let mut previous = 0;
+    let mut repeats = 0u64;
     for depth in 0..MAX_FRAMES {
         if !fp.is_multiple_of(16) || !on_stack(fp) {
             break;
@@ -78,11 +80,24 @@ fn backtrace(core: usize, mut fp: u64) {
         if lr == 0 {
             break;
         }
-        // The return address points after the call; step back into it for the symbol.
-        line(format_args!("core {core}:     #{depth:<2} {}", Symbolized(lr.wrapping_sub(4))));
+        // Deep recursion (a stack overflow) would fill the report with one line: count it.
+        if lr == previous {
+            repeats += 1;
+        } else {
+            if repeats > 0 {
+                line(format_args!("core {core}:     ... the frame above {repeats} more times"));
+                repeats = 0;
+            }
+            // The return address points after the call; step back into it for the symbol.
+            line(format_args!("core {core}:     #{depth:<2} {}", Symbolized(lr.wrapping_sub(4))));
+            previous = lr;
+        }
         if next <= fp {
             break;
         }
         fp = next;
+    }
+    if repeats > 0 {
+        line(format_args!("core {core}:     ... the frame above {repeats} more times (backtrace cut)"));
     }
 }

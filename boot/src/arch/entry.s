@@ -28,6 +28,7 @@ _image_start:
 .section .text.boot, "ax"
 
 // The boot core. x0 = device tree physical address (0 if the loader passed none).
+.type primary_entry, %function
 primary_entry:
     mov     x19, x0
     adr     x20, _image_start           // physical load address
@@ -68,6 +69,7 @@ primary_entry:
 // Secondary cores, released by PSCI CPU_ON or the spin-table. Each finds the tables the
 // boot core built for it by looking its MPIDR up in the hand-off table.
 .global secondary_entry
+.type secondary_entry, %function
 secondary_entry:
     mrs     x22, CurrentEL
     bl      drop_to_el1
@@ -94,6 +96,7 @@ secondary_entry:
     br      x8
 
 // x0 = start, x1 = end (both 8-byte aligned). Clobbers x0.
+.type zero_range, %function
 zero_range:
 1:  cmp     x0, x1
     b.hs    2f
@@ -102,6 +105,7 @@ zero_range:
 2:  ret
 
 // Leaves EL2 for EL1 if entered at EL2; returns at EL1 either way. Clobbers x9.
+.type drop_to_el1, %function
 drop_to_el1:
     mrs     x9, CurrentEL
     lsr     x9, x9, #2
@@ -135,6 +139,7 @@ drop_to_el1:
     eret
 
 // x0 = TTBR0 root, x1 = TTBR1 root. Turns the MMU and caches on. Clobbers x9, x10.
+.type enable_mmu, %function
 enable_mmu:
     ldr     x9, ={mair}
     msr     mair_el1, x9
@@ -159,6 +164,7 @@ enable_mmu:
     ret
 
 .global park
+.type park, %function
 park:
     wfe
     b       park
@@ -167,6 +173,7 @@ park:
 // From here on the MMU is on and we run at kernel virtual addresses.
 .section .text, "ax"
 
+.type primary_virtual, %function
 primary_virtual:
     ldr     x0, =__stack_top
     mov     sp, x0
@@ -178,6 +185,7 @@ primary_virtual:
     bl      kernel_primary_main
     b       park
 
+.type secondary_virtual, %function
 secondary_virtual:
     ldr     x0, =__stack_top            // same address as on the boot core; this core's own pages
     mov     sp, x0

@@ -77,6 +77,7 @@ const RESERVATIONS_OUT_OF_BOUNDS: FdtError =
     FdtError::BadHeader { reason: "memory reservation block is not between the header and totalsize" };
 const STRUCTURE_OUT_OF_BOUNDS: FdtError =
     FdtError::BadHeader { reason: "structure block is not between the header and totalsize" };
+const BLOCK_PAST_TOTALSIZE: FdtError = FdtError::BadHeader { reason: "a block extends past totalsize" };
 const STRINGS_OUT_OF_BOUNDS: FdtError =
     FdtError::BadHeader { reason: "strings block is not between the header and totalsize" };
 
@@ -116,14 +117,11 @@ pub(super) fn read_header(bytes: &[u8]) -> Result<Header, FdtError> {
         return Err(FdtError::UnsupportedVersion { version, last_compatible });
     }
     let total_size = word(TOTALSIZE)? as usize;
-    if total_size > MAX_BLOB_SIZE {
-        return Err(FdtError::TooLarge { total_size });
-    }
     if total_size < HEADER_SIZE {
         return Err(FdtError::BadHeader { reason: "totalsize is smaller than the header" });
     }
     let has_structure_size = version >= 17;
-    Ok(Header {
+    let header = Header {
         total_size,
         size: if has_structure_size { HEADER_SIZE } else { HEADER_SIZE_V16 },
         structure_offset: word(OFF_DT_STRUCT)? as usize,
@@ -131,7 +129,30 @@ pub(super) fn read_header(bytes: &[u8]) -> Result<Header, FdtError> {
         strings_offset: word(OFF_DT_STRINGS)? as usize,
         strings_size: word(SIZE_DT_STRINGS)? as usize,
         reservations_offset: word(OFF_MEM_RSVMAP)? as usize,
-    })
+    };
+    let content_end = header.content_end();
+    if content_end > total_size {
+        return Err(BLOCK_PAST_TOTALSIZE);
+    }
+    // The limit is on what must be read: loaders (QEMU's -dtb among them) may leave free
+    // space at the end that makes totalsize larger.
+    if content_end > MAX_BLOB_SIZE {
+        return Err(FdtError::TooLarge { total_size: content_end });
+    }
+    Ok(header)
+}
+
+impl Header {
+    /// One past the last byte the blocks occupy: what a reader needs of the blob. A version
+    /// 16 header does not give the structure block's size, so there it is `totalsize`.
+    pub(super) fn content_end(&self) -> usize {
+        let Some(structure_size) = self.structure_size else { return self.total_size };
+        let reservations_minimum = self.reservations_offset.saturating_add(RESERVATION_ENTRY_SIZE);
+        self.structure_offset
+            .saturating_add(structure_size)
+            .max(self.strings_offset.saturating_add(self.strings_size))
+            .max(reservations_minimum)
+    }
 }
 
 /// A blob that passed [`validate`]: its blocks, each trimmed to its true extent.
@@ -227,9 +248,11 @@ impl<'a> Tree<'a> {
 /// is read bytewise.
 pub(super) fn validate(blob: &[u8]) -> Result<Tree<'_>, FdtError> {
     let header = read_header(blob)?;
-    let blob = blob
-        .get(..header.total_size)
-        .ok_or(FdtError::Truncated { needed: header.total_size, available: blob.len() })?;
+    let needed = header.content_end();
+    if blob.len() < needed {
+        return Err(FdtError::Truncated { needed, available: blob.len() });
+    }
+    let blob = &blob[..header.total_size.min(blob.len())];
 
     if !header.reservations_offset.is_multiple_of(8) {
         return Err(FdtError::BadHeader { reason: "memory reservation block is not 8-byte aligned" });
@@ -431,13 +454,20 @@ mod tests {
     }
 
     #[test]
-    fn totalsize_beyond_the_slice_is_truncated() {
+    fn totalsize_beyond_the_slice_is_accepted_when_the_blocks_fit() {
         let mut blob = small_tree();
         let length = blob.len();
         set_word(&mut blob, TOTALSIZE, length as u32 + 8);
+        assert!(validate(&blob).is_ok());
+    }
+
+    #[test]
+    fn blocks_beyond_the_slice_are_truncated() {
+        let blob = small_tree();
+        let cut = blob.len() - 4;
         assert_eq!(
-            validate(&blob).err(),
-            Some(FdtError::Truncated { needed: length + 8, available: length })
+            validate(&blob[..cut]).err(),
+            Some(FdtError::Truncated { needed: blob.len(), available: cut })
         );
     }
 
@@ -487,14 +517,14 @@ mod tests {
     fn structure_block_beyond_the_blob_is_rejected() {
         let mut blob = small_tree();
         set_word(&mut blob, OFF_DT_STRUCT, 0x10_0000);
-        assert_eq!(validate(&blob).err(), Some(STRUCTURE_OUT_OF_BOUNDS));
+        assert_eq!(validate(&blob).err(), Some(BLOCK_PAST_TOTALSIZE));
     }
 
     #[test]
     fn structure_size_overrunning_the_blob_is_rejected() {
         let mut blob = small_tree();
         set_word(&mut blob, SIZE_DT_STRUCT, u32::MAX);
-        assert_eq!(validate(&blob).err(), Some(STRUCTURE_OUT_OF_BOUNDS));
+        assert_eq!(validate(&blob).err(), Some(BLOCK_PAST_TOTALSIZE));
     }
 
     #[test]
@@ -502,7 +532,7 @@ mod tests {
         let mut blob = small_tree();
         let strings = word(&blob, OFF_DT_STRINGS) as u32;
         set_word(&mut blob, SIZE_DT_STRINGS, 0x1000 - strings);
-        assert_eq!(validate(&blob).err(), Some(STRINGS_OUT_OF_BOUNDS));
+        assert_eq!(validate(&blob).err(), Some(BLOCK_PAST_TOTALSIZE));
     }
 
     #[test]

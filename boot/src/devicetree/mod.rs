@@ -179,13 +179,15 @@ pub fn is_atag_list(bytes: &[u8]) -> bool {
     matches!((word(0), word(4)), (Some(2 | 5), Some(ATAG_CORE)))
 }
 
-/// The blob's total size, from its header alone.
+/// How many bytes of the blob a reader needs, from its header alone: up to the end of its
+/// last block (free space that a loader left after them, counted in `totalsize`, is not
+/// needed).
 ///
 /// `header` needs only the first 40 bytes of the blob. The kernel calls this to learn how
 /// many bytes to map or slice before calling [`parse`]; the size is at most
 /// [`MAX_BLOB_SIZE`], the limit Linux imposes on arm64.
 pub fn blob_size(header: &[u8]) -> Result<usize, FdtError> {
-    Ok(check::read_header(header)?.total_size)
+    Ok(check::read_header(header)?.content_end())
 }
 
 /// Validates `blob` and reads it into a [`BootInfo`] whose strings borrow from it.
@@ -1631,8 +1633,10 @@ mod tests {
     // --- blob_size and error text ------------------------------------------------------
 
     #[test]
-    fn blob_size_reads_totalsize_from_the_header_alone() {
-        assert_eq!(blob_size(&VIRT_GICV3_SMP8[..40]), Ok(VIRT_GICV3_SMP8.len()));
+    fn blob_size_reads_the_end_of_the_blocks_from_the_header_alone() {
+        let needed = blob_size(&VIRT_GICV3_SMP8[..40]).unwrap();
+        assert!(needed <= VIRT_GICV3_SMP8.len() && needed + 8 > VIRT_GICV3_SMP8.len());
+        assert!(parse(&VIRT_GICV3_SMP8[..needed]).is_ok());
     }
 
     #[test]
@@ -1643,12 +1647,23 @@ mod tests {
     }
 
     #[test]
-    fn blob_size_rejects_a_totalsize_above_two_mebibytes() {
+    fn blob_size_rejects_blocks_reaching_beyond_two_mebibytes() {
         let mut header = VIRT_GICV3_SMP8[..40].to_vec();
-        header[4..8].copy_from_slice(&(MAX_BLOB_SIZE as u32 + 1).to_be_bytes());
+        header[4..8].copy_from_slice(&(4u32 << 20).to_be_bytes());
+        let strings_offset = u32::from_be_bytes(header[12..16].try_into().unwrap()) as usize;
+        let strings_size = (MAX_BLOB_SIZE - strings_offset + 1) as u32;
+        header[32..36].copy_from_slice(&strings_size.to_be_bytes());
         assert_eq!(blob_size(&header), Err(FdtError::TooLarge { total_size: MAX_BLOB_SIZE + 1 }));
-        header[4..8].copy_from_slice(&(MAX_BLOB_SIZE as u32).to_be_bytes());
+        header[32..36].copy_from_slice(&(strings_size - 1).to_be_bytes());
         assert_eq!(blob_size(&header), Ok(MAX_BLOB_SIZE));
+    }
+
+    #[test]
+    fn totalsize_above_two_mebibytes_with_free_space_is_accepted() {
+        // QEMU's -dtb loader grows totalsize past 2 MiB with free space at the end.
+        let mut blob = VIRT_GICV3_SMP8.to_vec();
+        blob[4..8].copy_from_slice(&(3u32 << 20).to_be_bytes());
+        assert!(parse(&blob).is_ok());
     }
 
     #[test]
@@ -1711,12 +1726,16 @@ mod tests {
     }
 
     #[test]
-    fn every_prefix_of_a_qemu_tree_is_rejected_as_truncated() {
-        for length in 1..VIRT_GICV2_SMP4.len() {
+    fn every_prefix_of_a_qemu_tree_short_of_its_blocks_is_rejected_as_truncated() {
+        let needed = blob_size(VIRT_GICV2_SMP4).unwrap();
+        for length in 1..needed {
             assert!(
                 matches!(parse(&VIRT_GICV2_SMP4[..length]), Err(FdtError::Truncated { .. })),
                 "prefix of {length} bytes"
             );
+        }
+        for length in needed..=VIRT_GICV2_SMP4.len() {
+            assert!(parse(&VIRT_GICV2_SMP4[..length]).is_ok(), "prefix of {length} bytes");
         }
     }
 

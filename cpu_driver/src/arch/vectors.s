@@ -36,6 +36,7 @@
 .section .text.vectors, "ax"
 .balign 2048
 .global exception_vectors
+.type exception_vectors, %function
 exception_vectors:
     // Current EL, SP_EL0 (never used by Flotilla's kernel)
     ENTRY_OTHER {kind_unexpected}
@@ -60,6 +61,7 @@ exception_vectors:
 
 // x0 = kind; x0/x1 of the interrupted context are saved at [sp]. Saves the rest, calls the
 // handler, restores everything (the handler may have changed the frame) and returns.
+.type save_rest, %function
 save_rest:
     stp     x2, x3, [sp, #16 * 1]
     stp     x4, x5, [sp, #16 * 2]
