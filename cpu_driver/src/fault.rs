@@ -39,6 +39,15 @@ pub fn kernel_fault(what: &str, kind: ExceptionKind, frame: &ExceptionFrame) -> 
     line(format_args!("core {core}:   ELR {}", Symbolized(frame.elr)));
     line(format_args!("core {core}:   SP  {:#018x}  SPSR {:#x}", frame as *const _ as u64, frame.spsr));
     backtrace(core, frame.regs[29]);
+    stop(core)
+}
+
+/// Marks this core failed in the boot mailbox, tells the boot core, and stops.
+fn stop(core: usize) -> ! {
+    crate::shared::slot(core).set_state(crate::shared::CoreState::Failed);
+    if core != 0 {
+        crate::interrupts::send_ipi(0, crate::interrupts::SGI_PONG);
+    }
     crate::arch::halt()
 }
 
@@ -56,7 +65,7 @@ pub fn kernel_panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: reads the frame pointer register.
     unsafe { core::arch::asm!("mov {}, x29", out(reg) fp, options(nostack, nomem)) };
     backtrace(core, fp);
-    crate::arch::halt()
+    stop(core)
 }
 
 /// Follows the frame-record chain (AAPCS64 §6.2.3: x29 points at {previous x29, x30}),

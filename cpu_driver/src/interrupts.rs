@@ -12,9 +12,9 @@ use core::sync::atomic::Ordering;
 
 /// SGI the boot core sends to every core once all are ready: "show you are alive".
 pub const SGI_PING: u32 = 0;
-/// SGI a core sends back to the boot core after answering a ping. It only wakes the boot
-/// core: SGIs from several senders can merge into one pending interrupt, so the answer
-/// itself is the core's state in the boot mailbox.
+/// SGI a core sends the boot core after answering a ping, or when it stops on a fatal
+/// error. It only wakes the boot core: SGIs from several senders can merge into one
+/// pending interrupt, so the news itself is the core's state in the boot mailbox.
 pub const SGI_PONG: u32 = 1;
 
 /// This core's interrupt controller driver.
@@ -53,7 +53,7 @@ pub fn handle_irq() {
         match ack.intid {
             id if id == timer_intid => tick(),
             SGI_PING => crate::on_ping(),
-            SGI_PONG => {}
+            SGI_PONG => crate::report_failed_cores(),
             other => kprintln!("core {}: unexpected interrupt {other}", crate::core_id()),
         }
         gic.end_of_interrupt(ack);

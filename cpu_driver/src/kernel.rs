@@ -181,8 +181,12 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
         "all {joined} cores online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
         info.cpus.len()
     );
-    if params.selftest != SelfTest::None && selftest_core() == 0 {
-        inject(params.selftest);
+    if params.selftest != SelfTest::None {
+        // A second ping tells the self-test core to go ahead (see `on_ping`).
+        match selftest_core() {
+            0 => inject(params.selftest),
+            core => interrupts::send_ipi(core, SGI_PING),
+        }
     }
     idle()
 }
@@ -269,20 +273,49 @@ pub extern "C" fn kernel_secondary_main(core: u64, entry_el: u64) -> ! {
     idle()
 }
 
-/// The boot core's ping arrived: report this core's view of the per-core probe and answer.
+/// The boot core's ping arrived. The first one asks this core to join: it reports its
+/// view of the per-core probe and answers. A later one, after every core has joined, starts
+/// the self-test this core was asked to run, if any.
 pub fn on_ping() {
     let core = core_id();
+    let slot = shared::slot(core);
+    if slot.state() == CoreState::Joined {
+        let test = params().selftest;
+        if test != SelfTest::None && core == selftest_core() {
+            inject(test);
+        }
+        return;
+    }
     let probe = &PROBE;
     kprintln!(
         "core {core}: IPI received; per-core static PROBE at {:#x} holds {}",
         probe as *const _ as u64,
         probe.load(Ordering::Acquire)
     );
-    shared::slot(core).set_state(CoreState::Joined);
+    slot.set_state(CoreState::Joined);
     interrupts::send_ipi(0, SGI_PONG);
-    let test = params().selftest;
-    if test != SelfTest::None && core != 0 && core == selftest_core() {
-        inject(test);
+}
+
+/// Cores whose failure the boot core has already reported (boot core only).
+static FAILURES_REPORTED: spin::Mutex<[u64; MAX_CPUS / 64]> = spin::Mutex::new([0; MAX_CPUS / 64]);
+
+/// On the boot core: reports each core that has newly stopped on a fatal error.
+pub fn report_failed_cores() {
+    if core_id() != 0 {
+        return;
+    }
+    let cores = params().core_mpidrs.len();
+    let mut reported = FAILURES_REPORTED.lock();
+    for core in 1..cores {
+        let (word, bit) = (core / 64, 1u64 << (core % 64));
+        if shared::slot(core).state() == CoreState::Failed && reported[word] & bit == 0 {
+            reported[word] |= bit;
+            let failed = reported.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+            kprintln!(
+                "core 0: core {core} stopped on a fatal error; {} of {cores} cores still running",
+                cores - failed
+            );
+        }
     }
 }
 
@@ -308,8 +341,8 @@ fn selftest_core() -> usize {
 }
 
 /// Injects the fault asked for on the command line (`flotilla.selftest=`), to exercise the
-/// fault path. Runs on [`selftest_core`] once it has answered the boot core's ping, so the
-/// report comes after every core is up, and the other cores go on.
+/// fault path. Runs on [`selftest_core`] once every core is up, so the report comes after
+/// `all N cores online`, and the other cores go on.
 fn inject(test: SelfTest) {
     kprintln!("core {}: running self-test {test:?}", core_id());
     match test {

@@ -39,7 +39,7 @@ mod shared;
 #[cfg(target_os = "none")]
 mod kernel;
 #[cfg(target_os = "none")]
-pub use kernel::{core_id, on_ping, params};
+pub use kernel::{core_id, on_ping, params, report_failed_cores};
 
 /// The CPU driver only runs on bare-metal AArch64; on the host this crate builds for its
 /// unit tests alone.

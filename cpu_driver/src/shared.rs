@@ -26,6 +26,8 @@ pub enum CoreState {
     Ready = 2,
     /// Answered the boot core's IPI: fully up.
     Joined = 3,
+    /// Stopped by a fatal error in its CPU driver (reported on the console).
+    Failed = 4,
 }
 
 /// One core's mailbox slot, a cache line of its own so cores never write the same line.
@@ -48,6 +50,7 @@ impl CoreSlot {
             1 => CoreState::Online,
             2 => CoreState::Ready,
             3 => CoreState::Joined,
+            4 => CoreState::Failed,
             _ => CoreState::Off,
         }
     }

@@ -126,7 +126,7 @@ fn run_tests() -> Result<ExitCode> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
         .current_dir(setup::workspace_root())
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
         .status()
         .context("running cargo test")?;
     Ok(exit_code(status))
