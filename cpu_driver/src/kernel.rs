@@ -45,8 +45,10 @@ pub fn params() -> &'static KernelParams {
     PARAMS.get().unwrap_or_else(|| arch::halt())
 }
 
-/// Waits (sleeping in `wfe`, with interrupts let in) until `done` holds or `timeout_ms`
-/// passes. Returns whether it held.
+/// Waits until `done` holds or `timeout_ms` passes; returns whether it held. Sleeps in
+/// `wfi` with interrupts let in, so the core's own tick (or an IPI) wakes it to look again:
+/// a waiting core costs the host nothing, which matters when QEMU runs many more cores
+/// than the host has.
 fn wait_until(timeout_ms: u64, mut done: impl FnMut() -> bool) -> bool {
     let deadline = timer::now() + timer::ms_to_counts(timeout_ms);
     arch::enable_irqs();
@@ -57,7 +59,7 @@ fn wait_until(timeout_ms: u64, mut done: impl FnMut() -> bool) -> bool {
         if timer::now() >= deadline {
             break done();
         }
-        arch::wait_for_event();
+        arch::wait_for_interrupt();
     };
     arch::disable_irqs();
     held
@@ -112,30 +114,16 @@ fn refuse_tree(fdt_pa: u64, error: devicetree::FdtError) -> ! {
 #[no_mangle]
 pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     exceptions::install();
-    let (info, tree_source) = match boot::arch::loader_fdt() {
-        Some(blob) if devicetree::is_atag_list(blob) => match devicetree::parse(&BUILTIN_TREE.0) {
-            Ok(info) => (info, "built in (the loader passed ATAGs, which arm64 does not use)"),
-            Err(e) => refuse_tree(0, e),
-        },
-        Some(blob) => match devicetree::parse(blob) {
-            Ok(info) => (info, "from the loader"),
-            Err(e) => refuse_tree(fdt_pa, e),
-        },
-        None => match devicetree::parse(&BUILTIN_TREE.0) {
-            Ok(info) => (info, "built in (the loader passed none)"),
-            Err(e) => refuse_tree(0, e),
-        },
-    };
+    let (info, tree_source) = read_device_tree(fdt_pa);
     let params = KernelParams::new(&info, arch::mpidr());
-    let mmio = mmio_ranges(&params);
-    let mapped = boot::arch::map_on_boot_core(&info.memory, &mmio);
+    // The console first, so that a failure to map the rest can still be reported.
     if let Some(uart) = &params.console {
-        if mapped.is_ok() || boot::arch::is_mapped(boot::layout::phys_to_linear(uart.regs.base).as_u64()) {
-            // SAFETY: the UART range was mapped as Device memory just above.
+        if boot::arch::map_on_boot_core(&[], &[uart.regs]).is_ok() {
+            // SAFETY: the UART range was just mapped as Device memory.
             unsafe { console::init(uart) };
         }
     }
-    if let Err(e) = mapped {
+    if let Err(e) = boot::arch::map_on_boot_core(&info.memory, &mmio_ranges(&params)) {
         kprintln!("flotilla: cannot map memory and devices: {e}");
         arch::halt();
     }
@@ -150,32 +138,10 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
     }
 
     let started = start_secondaries(&info, params, fdt_pa, load_pa);
-
     wait_until(BRING_UP_TIMEOUT_MS, || shared::slot(0).ticks.load(Ordering::Acquire) >= TICKS_TO_REPORT);
     PROBE.store(0, Ordering::Release);
     shared::slot(0).set_state(CoreState::Ready);
-    wait_until(BRING_UP_TIMEOUT_MS, || started.iter().all(|&c| shared::slot(c).state() >= CoreState::Ready));
-    let mut ready: ArrayVec<usize, MAX_CPUS> = ArrayVec::new();
-    ready.push(0);
-    for &core in &started {
-        if shared::slot(core).state() >= CoreState::Ready {
-            ready.push(core);
-        } else {
-            let mpidr = params.core_mpidrs[core];
-            kprintln!(
-                "core {core} (mpidr {mpidr:#x}): did not come up within {BRING_UP_TIMEOUT_MS} ms; continuing without it"
-            );
-        }
-    }
-    for &core in &ready {
-        interrupts::send_ipi(core, SGI_PING);
-    }
-    let all_answered =
-        wait_until(PING_TIMEOUT_MS, || ready.iter().all(|&c| shared::slot(c).state() == CoreState::Joined));
-    let joined = ready.iter().filter(|&&c| shared::slot(c).state() == CoreState::Joined).count();
-    if !all_answered {
-        kprintln!("core 0: {} of {} ready cores did not answer the IPI", ready.len() - joined, ready.len());
-    }
+    let joined = gather(&started);
     let (locks, waits) = shared::CONSOLE_LOCK.counts();
     kprintln!(
         "all {joined} cores online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
@@ -189,6 +155,52 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
         }
     }
     idle()
+}
+
+/// The device tree to boot with: the loader's, or the built-in one if the loader passed
+/// none. A tree that cannot be used ends the boot with one line saying why.
+fn read_device_tree(fdt_pa: u64) -> (BootInfo<'static>, &'static str) {
+    let (blob, source) = match boot::arch::loader_fdt() {
+        Some(blob) if devicetree::is_atag_list(blob) => {
+            (&BUILTIN_TREE.0, "built in (the loader passed ATAGs, which arm64 does not use)")
+        }
+        Some(blob) => (blob, "from the loader"),
+        None => (&BUILTIN_TREE.0, "built in (the loader passed none)"),
+    };
+    match devicetree::parse(blob) {
+        Ok(info) => (info, source),
+        Err(e) => refuse_tree(fdt_pa, e),
+    }
+}
+
+/// Waits for the released cores to report ready, then pings every ready core (the boot
+/// core included) and waits for each to answer. Returns how many cores joined.
+fn gather(started: &[usize]) -> usize {
+    wait_until(BRING_UP_TIMEOUT_MS, || started.iter().all(|&c| shared::slot(c).state() >= CoreState::Ready));
+    let mut ready: ArrayVec<usize, MAX_CPUS> = ArrayVec::new();
+    ready.push(0);
+    for &core in started {
+        if shared::slot(core).state() >= CoreState::Ready {
+            ready.push(core);
+        } else {
+            let mpidr = params().core_mpidrs[core];
+            kprintln!(
+                "core {core} (mpidr {mpidr:#x}): did not come up within {BRING_UP_TIMEOUT_MS} ms; continuing without it"
+            );
+        }
+    }
+    for &core in &ready {
+        interrupts::send_ipi(core, SGI_PING);
+    }
+    let joined_now = || ready.iter().filter(|&&c| shared::slot(c).state() == CoreState::Joined).count();
+    if !wait_until(PING_TIMEOUT_MS, || joined_now() == ready.len()) {
+        kprintln!(
+            "core 0: {} of {} ready cores did not answer the IPI",
+            ready.len() - joined_now(),
+            ready.len()
+        );
+    }
+    joined_now()
 }
 
 fn print_banner(info: &BootInfo<'_>, tree_source: &str, load_pa: u64) {

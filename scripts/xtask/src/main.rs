@@ -119,15 +119,66 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
 }
 
 /// Every test: the host unit tests of each crate and the QEMU integration tests (which
-/// build the images they boot through this crate's library).
+/// build the images they boot through this crate's library). Ends with one summary line,
+/// `tests: N passed, M failed`, totalled over every test binary.
 fn run_tests() -> Result<ExitCode> {
     setup::ensure_rust_targets(&xtask::TARGETS)?;
     setup::qemu_binary()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    let mut child = std::process::Command::new(cargo)
         .current_dir(setup::workspace_root())
-        .args(["test", "--workspace", "--no-fail-fast"])
-        .status()
+        .args(["test", "--workspace", "--no-fail-fast", "--lib", "--bins", "--tests"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .context("running cargo test")?;
+    let stdout = child.stdout.take().context("cargo test's output")?;
+    let mut totals = TestTotals::default();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.context("reading cargo test's output")?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    println!("tests: {} passed, {} failed", totals.passed, totals.failed);
     Ok(exit_code(status))
+}
+
+/// Sums the `test result: ok. N passed; M failed; ...` lines of cargo test.
+#[derive(Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+}
+
+impl TestTotals {
+    fn add(&mut self, line: &str) {
+        let Some(result) = line.strip_prefix("test result: ") else { return };
+        for part in result.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            if let (Some(count), Some(what)) = (words.next(), words.next()) {
+                let count: u64 = count.parse().unwrap_or(0);
+                match what {
+                    "passed" => self.passed += count,
+                    "failed" => self.failed += count,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_result_lines_are_totalled() {
+        let mut totals = TestTotals::default();
+        totals.add(
+            "test result: ok. 125 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.91s",
+        );
+        totals.add("test result: FAILED. 4 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out");
+        totals.add("test something ... ok");
+        assert_eq!((totals.passed, totals.failed), (129, 2));
+    }
 }
