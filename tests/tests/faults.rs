@@ -85,3 +85,35 @@ fn idle_cores_sleep_so_qemu_stays_well_under_one_host_core() {
     let share = used.as_secs_f64() / wall_before.elapsed().as_secs_f64();
     assert!(share < 0.5, "idle QEMU used {:.0}% of a host core", share * 100.0);
 }
+
+#[test]
+fn cores_that_cannot_start_are_reported_and_boot_goes_on() {
+    use boot::devicetree::boards::{virt_tree, VirtCpu};
+    let psci = |mpidr| VirtCpu { mpidr, enable_method: "psci", release_addr: None };
+    let tree = virt_tree(
+        1 << 30,
+        &[
+            psci(0),
+            psci(1),
+            // No such core: QEMU has two. PSCI CPU_ON refuses it.
+            psci(7),
+            // A method Flotilla does not know.
+            VirtCpu { mpidr: 2, enable_method: "acme,teleport", release_addr: None },
+            // A spin-table nobody spins on: released, but never heard from.
+            VirtCpu { mpidr: 3, enable_method: "spin-table", release_addr: Some(0x4000_0f00) },
+        ],
+    );
+    let dir = xtask::setup::workspace_root().join("target").join("test-files").join("missing-cores");
+    std::fs::create_dir_all(&dir).expect("creating a test directory");
+    let path = dir.join("five-cpus.dtb");
+    std::fs::write(&path, tree).unwrap();
+
+    let boot = Boot::start(&Machine { smp: 2, dtb: Some(path), ..Machine::new(Board::Virt) });
+    let refused = boot.wait_for("core 2 (mpidr 0x7): not started");
+    assert!(refused.contains("PSCI CPU_ON failed"), "{refused}");
+    let unknown = boot.wait_for("core 3 (mpidr 0x2): not started");
+    assert!(unknown.contains("enable-method is missing or unsupported"), "{unknown}");
+    boot.wait_for("core 4 (mpidr 0x3): did not come up within");
+    let summary = boot.wait_for("cores online");
+    assert!(summary.starts_with("all 2 cores online (5 in the device tree"), "{summary}");
+}

@@ -18,6 +18,21 @@ use super::writer::FdtWriter;
 /// QEMU `virt` with its defaults: 128 MiB at 1 GiB, one core started by PSCI over HVC, a
 /// GICv2, the PL011 at 0x0900_0000 (QEMU hw/arm/virt.c, `base_memmap`).
 pub fn virt_fallback() -> Vec<u8> {
+    virt_tree(128 << 20, &[VirtCpu { mpidr: 0, enable_method: "psci", release_addr: None }])
+}
+
+/// One `/cpus` entry of a [`virt_tree`].
+#[derive(Clone, Copy, Debug)]
+pub struct VirtCpu<'a> {
+    pub mpidr: u32,
+    pub enable_method: &'a str,
+    /// `cpu-release-addr`, for `enable_method = "spin-table"`.
+    pub release_addr: Option<u64>,
+}
+
+/// A QEMU `virt` tree with `memory_bytes` of RAM at 1 GiB and the given cores; the rest as
+/// in [`virt_fallback`]. Tests use it to describe cores that do not exist or cannot start.
+pub fn virt_tree(memory_bytes: u64, cpus: &[VirtCpu<'_>]) -> Vec<u8> {
     let mut w = FdtWriter::new();
     w.begin_node("");
     w.property_str("model", "QEMU virt (built-in tree)");
@@ -27,18 +42,23 @@ pub fn virt_fallback() -> Vec<u8> {
 
     w.begin_node("memory@40000000");
     w.property_str("device_type", "memory");
-    w.property_u32s("reg", &[0x0, 0x4000_0000, 0x0, 0x0800_0000]);
+    w.property_u32s("reg", &[0x0, 0x4000_0000, (memory_bytes >> 32) as u32, memory_bytes as u32]);
     w.end_node();
 
     w.begin_node("cpus");
     w.property_u32s("#address-cells", &[1]);
     w.property_u32s("#size-cells", &[0]);
-    w.begin_node("cpu@0");
-    w.property_str("device_type", "cpu");
-    w.property_str("compatible", "arm,armv8");
-    w.property_u32s("reg", &[0]);
-    w.property_str("enable-method", "psci");
-    w.end_node();
+    for cpu in cpus {
+        w.begin_node(&format!("cpu@{:x}", cpu.mpidr));
+        w.property_str("device_type", "cpu");
+        w.property_str("compatible", "arm,armv8");
+        w.property_u32s("reg", &[cpu.mpidr]);
+        w.property_str("enable-method", cpu.enable_method);
+        if let Some(address) = cpu.release_addr {
+            w.property_u64("cpu-release-addr", address);
+        }
+        w.end_node();
+    }
     w.end_node();
 
     w.begin_node("psci");
