@@ -1,0 +1,55 @@
+//! Invocation methods (`x1` of [`crate::syscall::INVOKE`]).
+//!
+//! Methods below 16 apply to every capability; the rest to one type each. Arguments are
+//! `x2`–`x7` in the order listed; results come back in `x1`–`x7`.
+
+/// `()` → `x1` = type | rights << 8 | owner core << 16, `x2` = physical base, `x3` = size in
+/// bytes, `x4` = badge (endpoints).
+pub const IDENTIFY: u64 = 0;
+/// `(dest)`: copies the capability into the empty slot `dest`, with the same rights.
+pub const COPY: u64 = 1;
+/// `(dest, rights, badge)`: a copy with `rights` ∩ the original's; endpoints take a badge.
+pub const MINT: u64 = 2;
+/// `(type, object_bytes, offset, count, dest_first)`: makes `count` objects of `type` from
+/// the region starting `offset` bytes into this RAM (or frame) capability, into the empty
+/// slots `dest_first`, `dest_first + 1`, … (all in one L2 CNode). `object_bytes` is used for
+/// types whose size varies (RAM, frames, L1 CNodes) and must be 0 or the fixed size otherwise.
+pub const RETYPE: u64 = 3;
+/// `()`: empties this slot; if it held the last capability to an object, the object is
+/// destroyed and its memory may be retyped again.
+pub const DELETE: u64 = 4;
+/// `()`: deletes every copy and every descendant of this capability, but not it.
+pub const REVOKE: u64 = 5;
+/// `()`: unmaps this frame or translation table from wherever it is mapped.
+pub const UNMAP: u64 = 6;
+
+/// On a translation table: `(index, child, rights, offset_pages, pages)`: maps `child` at
+/// entry `index` (and onwards). A child translation table takes one entry, with
+/// `offset_pages` = 0 and `pages` = 1; a frame takes `pages` entries of a level-3 table,
+/// starting `offset_pages` into the frame. `rights` of the mapping: READ, WRITE, EXECUTE
+/// (never both WRITE and EXECUTE), within the frame capability's own rights.
+pub const VNODE_MAP: u64 = 16;
+/// On a level-3 translation table: `(index, pages, rights)`: changes the rights of mapped
+/// pages.
+pub const VNODE_MODIFY_FLAGS: u64 = 17;
+
+/// On a dispatcher: `(cspace_root, vspace_root, entry, stack, arg, exit_endpoint)`: ties the
+/// dispatcher to a CSpace (an L1 CNode) and an address space (an L0 table), and sets where
+/// it starts (`x0` = `arg`). `exit_endpoint` (or 0) hears of its exit or fault.
+pub const DISPATCHER_SETUP: u64 = 32;
+/// On a dispatcher: `()`: makes it runnable on this core.
+pub const DISPATCHER_RUN: u64 = 33;
+/// On a dispatcher: `()`: stops it for good (it never runs again).
+pub const DISPATCHER_KILL: u64 = 34;
+
+/// On an endpoint: `(dispatcher)`: makes `dispatcher` the one that receives on it.
+pub const ENDPOINT_BIND: u64 = 48;
+/// On an endpoint: `(w0, w1, w2, w3, cap)`: queues a message of four words and optionally
+/// (`cap` ≠ 0) a copy of a capability. Never blocks: `WouldBlock` when the queue is full.
+pub const ENDPOINT_SEND: u64 = 49;
+/// On an endpoint: `(dest)`: waits for a message → `x1`–`x4` words, `x5` badge, `x6` = 1
+/// if a capability was delivered into slot `dest`.
+pub const ENDPOINT_RECEIVE: u64 = 50;
+
+/// On the kernel capability: `(status)`: powers the machine off.
+pub const KERNEL_POWER_OFF: u64 = 64;
