@@ -7,9 +7,11 @@ fn main() {
         let script = manifest.join("../boot/link.ld");
         println!("cargo:rerun-if-changed={}", script.display());
         println!("cargo:rustc-link-arg-bins=-T{}", script.display());
-        println!("cargo:rerun-if-env-changed=FLOTILLA_BUILTIN_DTB");
-        if let Ok(dtb) = std::env::var("FLOTILLA_BUILTIN_DTB") {
-            println!("cargo:rerun-if-changed={dtb}");
+        for input in ["FLOTILLA_BUILTIN_DTB", "FLOTILLA_MODULES"] {
+            println!("cargo:rerun-if-env-changed={input}");
+            if let Ok(path) = std::env::var(input) {
+                println!("cargo:rerun-if-changed={path}");
+            }
         }
     }
 }

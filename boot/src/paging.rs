@@ -43,10 +43,32 @@ const AP_SHIFT: u32 = 6;
 const SH_INNER_SHAREABLE: u64 = 0b11 << 8;
 /// Access flag: set up front so the first access does not fault (no hardware AF management).
 const DESC_AF: u64 = 1 << 10;
+/// Not global: the entry belongs to one address space (ASID), as every user mapping does.
+const DESC_NG: u64 = 1 << 11;
 const DESC_PXN: u64 = 1 << 53;
 const DESC_UXN: u64 = 1 << 54;
 /// Output address bits 47:12.
 const DESC_ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
+
+/// Descriptor bits 58:55, ignored by the hardware and left to software (Arm ARM D8.3.2).
+pub const SOFTWARE_BITS: u64 = 0b1111 << 55;
+/// Bit position of the software field.
+pub const SOFTWARE_SHIFT: u32 = 55;
+
+/// A table descriptor pointing at the next-level table `pa`.
+pub const fn table_descriptor(pa: PhysAddr) -> u64 {
+    (pa.0 & DESC_ADDR_MASK) | DESC_VALID | DESC_TABLE_OR_PAGE
+}
+
+/// The output address of a descriptor.
+pub const fn descriptor_address(desc: u64) -> PhysAddr {
+    PhysAddr(desc & DESC_ADDR_MASK)
+}
+
+/// True if the descriptor is valid.
+pub const fn descriptor_is_valid(desc: u64) -> bool {
+    desc & DESC_VALID != 0
+}
 
 /// MAIR_EL1 attribute indexes, the `AttrIndx` each [`MemoryKind`] selects.
 pub const MAIR_INDEX_DEVICE: u64 = 1;
@@ -138,12 +160,21 @@ impl Attributes {
             MemoryKind::Device => 0,
             _ => SH_INNER_SHAREABLE,
         };
+        let user = matches!(self.access, Access::UserExecute | Access::UserRead | Access::UserReadWrite);
         (index << ATTR_INDEX_SHIFT)
             | (ap << AP_SHIFT)
             | sh
             | DESC_AF
+            | if user { DESC_NG } else { 0 }
             | if pxn { DESC_PXN } else { 0 }
             | if uxn { DESC_UXN } else { 0 }
+    }
+
+    /// A leaf (block or page) descriptor mapping `pa` with these attributes at `level`
+    /// (1, 2 or 3).
+    pub const fn leaf_descriptor(self, pa: PhysAddr, level: usize) -> u64 {
+        let type_bits = if level == 3 { DESC_VALID | DESC_TABLE_OR_PAGE } else { DESC_VALID };
+        (pa.0 & DESC_ADDR_MASK) | self.descriptor_bits() | type_bits
     }
 
     /// Recovers the attributes from a leaf descriptor, if its bits are ones this module writes.
@@ -157,7 +188,7 @@ impl Attributes {
             Access::UserRead,
             Access::UserReadWrite,
         ];
-        let bits = desc & !(DESC_ADDR_MASK | DESC_VALID | DESC_TABLE_OR_PAGE);
+        let bits = desc & !(DESC_ADDR_MASK | DESC_VALID | DESC_TABLE_OR_PAGE | SOFTWARE_BITS);
         KINDS
             .iter()
             .flat_map(|&kind| ACCESSES.iter().map(move |&access| Attributes { kind, access }))
@@ -280,7 +311,6 @@ impl<'m, M: TableMemory> Mapper<'m, M> {
         if pa.0.checked_add(size).is_none_or(|end| end > DESC_ADDR_MASK + PAGE_SIZE) {
             return Err(MapError::NonCanonical);
         }
-        let leaf_bits = attrs.descriptor_bits();
         let mut done = 0;
         while done < size {
             let (v, p, left) = (va.offset(done), pa.offset(done), size - done);
@@ -291,8 +321,7 @@ impl<'m, M: TableMemory> Mapper<'m, M> {
                 })
                 .unwrap_or(3);
             let table = self.walk_to(v, level)?;
-            let type_bits = if level == 3 { DESC_VALID | DESC_TABLE_OR_PAGE } else { DESC_VALID };
-            let desc = (p.0 & DESC_ADDR_MASK) | leaf_bits | type_bits;
+            let desc = attrs.leaf_descriptor(p, level);
             let index = table_index(v, level);
             let old = self.read(table, index);
             if old & DESC_VALID != 0 && old != desc {
@@ -312,7 +341,7 @@ impl<'m, M: TableMemory> Mapper<'m, M> {
             let desc = self.read(table, index);
             if desc & DESC_VALID == 0 {
                 let next = self.memory.alloc_table().ok_or(MapError::OutOfTables)?;
-                self.write(table, index, (next.0 & DESC_ADDR_MASK) | DESC_VALID | DESC_TABLE_OR_PAGE);
+                self.write(table, index, table_descriptor(next));
                 table = next;
             } else if desc & DESC_TABLE_OR_PAGE != 0 {
                 table = PhysAddr(desc & DESC_ADDR_MASK);

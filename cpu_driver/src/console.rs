@@ -156,6 +156,26 @@ pub fn print_line(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Prints bytes from user space as one piece (a `print` system call), turning `\n` into
+/// `\r\n` and anything that is not printable ASCII into `?`, so a program cannot send
+/// terminal control sequences through the kernel's console.
+pub fn print_bytes(bytes: &[u8]) {
+    if let Some(uart) = CONSOLE.get() {
+        CONSOLE_LOCK.lock();
+        for &b in bytes {
+            match b {
+                b'\n' => {
+                    uart.put_byte(b'\r');
+                    uart.put_byte(b'\n');
+                }
+                b'\t' | 0x20..=0x7e => uart.put_byte(b),
+                _ => uart.put_byte(b'?'),
+            }
+        }
+        CONSOLE_LOCK.unlock();
+    }
+}
+
 /// Prints a line from the fault path: steals the lock if another core seems stuck holding it.
 pub fn print_line_urgent(args: fmt::Arguments<'_>) {
     if let Some(uart) = CONSOLE.get() {

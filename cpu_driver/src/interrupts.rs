@@ -62,6 +62,7 @@ pub fn handle_irq() {
 
 fn tick() {
     timer::arm_next_tick();
+    crate::user::request_reschedule();
     let core = crate::core_id();
     let ticks = shared::slot(core).ticks.fetch_add(1, Ordering::AcqRel) + 1;
     if ticks == TICKS_TO_REPORT {

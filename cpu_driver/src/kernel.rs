@@ -10,7 +10,7 @@ use boot::bootinfo::{BootInfo, EnableMethod, MAX_CPUS};
 use boot::devicetree;
 use boot::memory::BootFrames;
 use boot::{PhysAddr, PhysRange};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// How long the boot core waits for released cores to report ready.
 const BRING_UP_TIMEOUT_MS: u64 = 5000;
@@ -25,6 +25,19 @@ static BUILTIN_TREE: &Aligned<[u8]> = &Aligned(*include_bytes!(env!(
     "FLOTILLA_BUILTIN_DTB",
     "build the kernel with `cargo xtask build`, which supplies the board's built-in device tree"
 )));
+
+/// The boot module archive (user programs), built by `cargo xtask build`. Page-aligned,
+/// so each module can be handed to user space as whole read-only frames.
+#[repr(C, align(4096))]
+struct PageAligned<T: ?Sized>(T);
+static MODULES: &PageAligned<[u8]> = &PageAligned(*include_bytes!(env!(
+    "FLOTILLA_MODULES",
+    "build the kernel with `cargo xtask build`, which supplies the boot module archive"
+)));
+
+/// Set when this core should start its first user-level domain (after every core is up).
+static START_USER: AtomicBool = AtomicBool::new(false);
+static USER_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// This core's logical id (0 on the boot core).
 static CORE_ID: AtomicUsize = AtomicUsize::new(0);
@@ -115,7 +128,8 @@ fn refuse_tree(fdt_pa: u64, error: devicetree::FdtError) -> ! {
 pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     exceptions::install();
     let (info, tree_source) = read_device_tree(fdt_pa);
-    let params = KernelParams::new(&info, arch::mpidr());
+    let mut params = KernelParams::new(&info, arch::mpidr());
+    params.image_pa = PhysAddr(load_pa);
     // The console first, so that a failure to map the rest can still be reported.
     if let Some(uart) = &params.console {
         if boot::arch::map_on_boot_core(&[], &[uart.regs]).is_ok() {
@@ -127,6 +141,9 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
         kprintln!("flotilla: cannot map memory and devices: {e}");
         arch::halt();
     }
+    let mut frames = free_memory(&info, fdt_pa, load_pa);
+    let cores = params.core_mpidrs.len() as u64;
+    params.ram = take_ram_share(&mut frames, cores);
     let params = PARAMS.call_once(|| params);
     print_banner(&info, tree_source, load_pa);
     kprintln!("core 0: cpu driver online (mpidr {:#x}, entered at EL{entry_el})", arch::mpidr());
@@ -137,7 +154,8 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
         arch::halt();
     }
 
-    let started = start_secondaries(&info, params, fdt_pa, load_pa);
+    arch::context::enable_fp();
+    let started = start_secondaries(&info, params, &mut frames);
     wait_until(BRING_UP_TIMEOUT_MS, || shared::slot(0).ticks.load(Ordering::Acquire) >= TICKS_TO_REPORT);
     PROBE.store(0, Ordering::Release);
     shared::slot(0).set_state(CoreState::Ready);
@@ -147,14 +165,108 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
         "all {joined} cores online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
         info.cpus.len()
     );
-    if params.selftest != SelfTest::None {
-        // A second ping tells the self-test core to go ahead (see `on_ping`).
-        match selftest_core() {
-            0 => inject(params.selftest),
-            core => interrupts::send_ipi(core, SGI_PING),
+    // A second ping tells each core to go on: start its first domain, or run the self-test
+    // it was asked for (see `on_ping`).
+    for core in 1..params.core_mpidrs.len() {
+        if shared::slot(core).state() == CoreState::Joined {
+            interrupts::send_ipi(core, SGI_PING);
         }
     }
+    if params.selftest != SelfTest::None && selftest_core() == 0 {
+        inject(params.selftest);
+    }
+    START_USER.store(true, Ordering::Release);
     idle()
+}
+
+/// Free RAM once the image, the device tree, firmware reservations and the spin-table pages
+/// are taken out.
+fn free_memory(info: &BootInfo<'_>, fdt_pa: u64, load_pa: u64) -> BootFrames {
+    let mut frames = BootFrames::new(&info.memory, &info.reserved);
+    let layout = boot::arch::link_layout();
+    frames.remove(PhysRange::new(PhysAddr(load_pa), layout.image_size()));
+    if let Some(blob) = boot::arch::loader_fdt() {
+        frames.remove(PhysRange::new(PhysAddr(fdt_pa), blob.len() as u64));
+    }
+    for cpu in &info.cpus {
+        if let EnableMethod::SpinTable { release_addr } = cpu.enable_method {
+            // The firmware's spinning code and its release words live here.
+            frames.remove(PhysRange::new(release_addr.align_down(4096), 4096));
+        }
+    }
+    frames
+}
+
+/// Each core owns an equal share of the free RAM (at most what is free): the largest
+/// 2 MiB-aligned block up to `1/cores` of it.
+fn take_ram_share(frames: &mut BootFrames, cores: u64) -> PhysRange {
+    const BLOCK: u64 = 2 << 20;
+    let share = (frames.free_bytes() / cores.max(1)) & !(BLOCK - 1);
+    let mut size = share;
+    while size >= BLOCK {
+        if let Some(base) = frames.alloc(size, BLOCK) {
+            return PhysRange::new(base, size);
+        }
+        size -= BLOCK;
+    }
+    PhysRange::default()
+}
+
+/// Starts this core's first domain, once, when the boot core has said every core is up.
+pub fn start_pending_domain() {
+    if !START_USER.load(Ordering::Acquire) || USER_STARTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let core = core_id();
+    let params = params();
+    let Some(archive) = abi::modules::Archive::new(&MODULES.0) else {
+        kprintln!("core {core}: the boot module archive is unreadable");
+        return;
+    };
+    let module = match params.first_module.as_str() {
+        "" => archive.modules().next(),
+        name => archive.find(name),
+    };
+    let Some(module) = module else {
+        kprintln!("core {core}: no boot module `{}` to start", params.first_module);
+        return;
+    };
+    // Modules are part of the kernel image, which every core maps from the same pages.
+    let archive_pa = params.image_pa.offset(MODULES.0.as_ptr() as u64 - boot::layout::KERNEL_VBASE);
+    let mut frames: ArrayVec<(PhysAddr, u64), 32> = ArrayVec::new();
+    for m in archive.modules() {
+        let _ = frames.try_push((archive_pa.offset(m.offset as u64), m.bytes.len() as u64));
+    }
+    match crate::user_boot::start(params.ram, module.bytes, &frames, core as u64, core as u16) {
+        Ok(_) => {}
+        Err(e) => kprintln!("core {core}: cannot start `{}`: {e}", module.name),
+    }
+}
+
+/// Powers the machine off: through semihosting when asked for (QEMU then exits with
+/// `status`), else PSCI SYSTEM_OFF; a machine with neither halts.
+pub fn power_off(status: u64) -> ! {
+    let params = params();
+    if params.semihosting {
+        // Semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit (0x20026): the block
+        // form AArch64 uses (Arm semihosting specification, 6.5.2).
+        let block = [0x20026u64, status];
+        // SAFETY: `hlt #0xf000` is the semihosting call; QEMU reads `block` and exits.
+        unsafe {
+            core::arch::asm!("hlt #0xf000", in("x0") 0x18u64, in("x1") block.as_ptr(), options(nostack));
+        }
+    }
+    match params.psci {
+        Some(boot::bootinfo::PsciConduit::Hvc) => {
+            let _ = smccc::psci::system_off::<smccc::Hvc>();
+        }
+        Some(boot::bootinfo::PsciConduit::Smc) => {
+            let _ = smccc::psci::system_off::<smccc::Smc>();
+        }
+        None => {}
+    }
+    kprintln!("core {}: power off is not available here; halting", core_id());
+    arch::halt()
 }
 
 /// The device tree to boot with: the loader's, or the built-in one if the loader passed
@@ -225,31 +337,21 @@ fn print_banner(info: &BootInfo<'_>, tree_source: &str, load_pa: u64) {
 fn start_secondaries(
     info: &BootInfo<'_>,
     params: &KernelParams,
-    fdt_pa: u64,
-    load_pa: u64,
+    frames: &mut BootFrames,
 ) -> ArrayVec<usize, MAX_CPUS> {
-    let mut frames = BootFrames::new(&info.memory, &info.reserved);
-    let layout = boot::arch::link_layout();
-    frames.remove(PhysRange::new(PhysAddr(load_pa), layout.image_size()));
-    if let Some(blob) = boot::arch::loader_fdt() {
-        frames.remove(PhysRange::new(PhysAddr(fdt_pa), blob.len() as u64));
-    }
-    for cpu in &info.cpus {
-        if let EnableMethod::SpinTable { release_addr } = cpu.enable_method {
-            // The firmware's spinning code and its release words live here.
-            frames.remove(PhysRange::new(release_addr.align_down(4096), 4096));
-        }
-    }
+    let cores = params.core_mpidrs.len() as u64;
     let mmio = mmio_ranges(params);
     let mut started = ArrayVec::new();
     for (core, &mpidr) in params.core_mpidrs.iter().enumerate().skip(1) {
         let Some(cpu) = info.cpus.iter().find(|c| c.mpidr == mpidr) else { continue };
         let result =
-            boot::arch::prepare_secondary(&mut frames, core, cpu, &info.memory, &mmio).and_then(|percore| {
+            boot::arch::prepare_secondary(frames, core, cpu, &info.memory, &mmio).and_then(|percore| {
+                let mut mine = params.clone();
+                mine.ram = take_ram_share(frames, cores - core as u64 + 1);
                 // SAFETY: `percore` is the core's fresh private area; nothing runs there yet.
                 unsafe {
                     boot::arch::private_static(percore, &raw const PARAMS)
-                        .write(spin::Once::initialized(params.clone()));
+                        .write(spin::Once::initialized(mine));
                     boot::arch::private_static(percore, &raw const CORE_ID).write(AtomicUsize::new(core));
                 }
                 boot::arch::release_secondary(cpu, info.psci)
@@ -275,6 +377,7 @@ pub extern "C" fn kernel_secondary_main(core: u64, entry_el: u64) -> ! {
     kprintln!("core {core}: cpu driver online (mpidr {:#x}, entered at EL{entry_el})", arch::mpidr());
     shared::slot(core).set_state(CoreState::Online);
     enable_event_stream();
+    arch::context::enable_fp();
     if let Err(e) = interrupts::init(Gic::new(&params.gic), false) {
         kprintln!("core {core}: interrupt controller: {e}");
         arch::halt();
@@ -296,6 +399,7 @@ pub fn on_ping() {
         if test != SelfTest::None && core == selftest_core() {
             inject(test);
         }
+        START_USER.store(true, Ordering::Release);
         return;
     }
     let probe = &PROBE;
@@ -332,10 +436,7 @@ pub fn report_failed_cores() {
 }
 
 fn idle() -> ! {
-    loop {
-        arch::enable_irqs();
-        arch::wait_for_interrupt();
-    }
+    crate::user::idle()
 }
 
 /// Recurses until the kernel stack runs into its guard page: that is the point.

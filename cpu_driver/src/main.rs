@@ -21,9 +21,21 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(any(test, target_os = "none"))]
+mod caps;
+#[cfg(any(test, target_os = "none"))]
+mod dispatch;
+#[cfg(any(test, target_os = "none"))]
 mod esr;
 #[cfg(any(test, target_os = "none"))]
+mod objects;
+#[cfg(any(test, target_os = "none"))]
 mod params;
+#[cfg(any(test, target_os = "none"))]
+mod phys;
+#[cfg(test)]
+mod testing;
+#[cfg(any(test, target_os = "none"))]
+mod vspace;
 
 #[cfg(target_os = "none")]
 mod arch;
@@ -35,6 +47,12 @@ mod fault;
 mod interrupts;
 #[cfg(target_os = "none")]
 mod shared;
+#[cfg(target_os = "none")]
+mod syscall;
+#[cfg(target_os = "none")]
+mod user;
+#[cfg(target_os = "none")]
+mod user_boot;
 
 #[cfg(target_os = "none")]
 mod kernel;

@@ -5,8 +5,9 @@
 //! copy into each other core's private memory before starting it: an explicit, one-way
 //! message, after which nothing of the boot core's is reachable from the new core.
 
-use arrayvec::ArrayVec;
-use boot::bootinfo::{BootInfo, GicInfo, TimerInfo, UartInfo, MAX_CPUS};
+use arrayvec::{ArrayString, ArrayVec};
+use boot::bootinfo::{BootInfo, GicInfo, PsciConduit, TimerInfo, UartInfo, MAX_CPUS};
+use boot::{PhysAddr, PhysRange};
 
 /// A fault the kernel injects into itself on request (`flotilla.selftest=` on the kernel
 /// command line), so tests can check the fault path prints what it should.
@@ -21,11 +22,15 @@ pub enum SelfTest {
     StackOverflow,
 }
 
+/// The value of `key` (which ends in `=`) on the kernel command line.
+fn bootarg<'a>(bootargs: &'a str, key: &str) -> Option<&'a str> {
+    bootargs.split_ascii_whitespace().find_map(|arg| arg.strip_prefix(key))
+}
+
 impl SelfTest {
     /// Reads `flotilla.selftest=NAME` from the kernel command line.
     pub fn from_bootargs(bootargs: &str) -> SelfTest {
-        let value = bootargs.split_ascii_whitespace().find_map(|arg| arg.strip_prefix("flotilla.selftest="));
-        match value {
+        match bootarg(bootargs, "flotilla.selftest=") {
             Some("kernel-fault") => SelfTest::KernelFault,
             Some("kernel-panic") => SelfTest::KernelPanic,
             Some("stack-overflow") => SelfTest::StackOverflow,
@@ -44,6 +49,18 @@ pub struct KernelParams {
     /// tree order.
     pub core_mpidrs: ArrayVec<u64, MAX_CPUS>,
     pub selftest: SelfTest,
+    pub psci: Option<PsciConduit>,
+    /// Power off through semihosting (QEMU reports the exit status) rather than PSCI:
+    /// `flotilla.semihosting` on the command line.
+    pub semihosting: bool,
+    /// Physical address the kernel image was loaded at (its text and read-only data are
+    /// shared by every core, boot modules included).
+    pub image_pa: PhysAddr,
+    /// The RAM this core owns: different in each core's copy.
+    pub ram: PhysRange,
+    /// The boot module each core starts as its first domain (`flotilla.first=NAME`);
+    /// empty for the archive's first module.
+    pub first_module: ArrayString<{ abi::modules::NAME_BYTES }>,
 }
 
 impl KernelParams {
@@ -62,6 +79,13 @@ impl KernelParams {
             timer: info.timer,
             core_mpidrs,
             selftest: SelfTest::from_bootargs(info.bootargs),
+            psci: info.psci,
+            semihosting: info.bootargs.split_ascii_whitespace().any(|a| a == "flotilla.semihosting"),
+            image_pa: PhysAddr(0),
+            ram: PhysRange::default(),
+            first_module: bootarg(info.bootargs, "flotilla.first=")
+                .and_then(|name| ArrayString::from(name).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -92,5 +116,19 @@ mod tests {
         assert_eq!(params.gic, info.gic);
         assert_eq!(params.timer, info.timer);
         assert_eq!(params.selftest, SelfTest::None);
+        assert!(params.first_module.is_empty());
+        assert_eq!(params.psci, info.psci);
+        // Filled in per core by the boot core once memory is divided.
+        assert_eq!((params.image_pa, params.ram), (PhysAddr(0), PhysRange::default()));
+    }
+
+    #[test]
+    fn the_first_module_can_be_named_on_the_command_line() {
+        let blob = boot::devicetree::boards::rpi4_fallback();
+        let mut info = boot::devicetree::parse(&blob).unwrap();
+        info.bootargs = "quiet flotilla.first=hello flotilla.semihosting";
+        let params = KernelParams::new(&info, 0);
+        assert_eq!(params.first_module.as_str(), "hello");
+        assert!(params.semihosting);
     }
 }

@@ -76,8 +76,14 @@ pub fn expect_all_online(boot: &Boot, cores: usize) -> Bringup {
     if lines.iter().any(|l| l.contains(&format!("core {cores}: "))) {
         fail(format!("a core numbered {cores} or above came up"));
     }
-    if let Some(bad) = lines.iter().find(|l| !is_whole_line(l)) {
+    // The kernel's own lines come first; user programs may print after `all N cores
+    // online`, and their lines must not carry a second core's kernel prefix either.
+    let online = lines.iter().position(|l| l.starts_with("all ") && l.contains("cores online")).unwrap_or(0);
+    if let Some(bad) = lines[..=online].iter().find(|l| !is_whole_line(l)) {
         fail(format!("console line is not one whole line: `{bad}`"));
+    }
+    if let Some(bad) = lines[online..].iter().find(|l| core_of(l).is_none() && has_core_prefix(l)) {
+        fail(format!("a user line has a kernel line inside it: `{bad}`"));
     }
     if let Some(bad) =
         lines.iter().find(|l| l.contains("panic") || l.contains("fault") || l.contains("not started"))

@@ -115,3 +115,22 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("creating a test directory");
     dir
 }
+
+#[test]
+fn every_core_runs_its_first_user_program_at_el0() {
+    let machine = virt("cortex-a72", 3, 4);
+    let boot = Boot::start(&machine);
+    expect_all_online(&boot, 4);
+    for core in 0..4 {
+        boot.wait_for(&format!("hello from a user program (arg {core})"));
+    }
+}
+
+#[test]
+fn raspi4b_runs_a_user_program_on_every_core() {
+    let boot = Boot::start(&Machine::new(Board::Rpi4));
+    expect_all_online(&boot, 4);
+    for core in 0..4 {
+        boot.wait_for(&format!("hello from a user program (arg {core})"));
+    }
+}

@@ -89,7 +89,10 @@ extern "C" fn handle_exception(raw_kind: u64, frame: &mut ExceptionFrame) {
         fault::kernel_fault("kernel stack overflow", kind, frame);
     }
     match kind {
-        ExceptionKind::El1Irq | ExceptionKind::El0Irq => crate::interrupts::handle_irq(),
+        ExceptionKind::El1Irq => crate::interrupts::handle_irq(),
+        ExceptionKind::El0Sync | ExceptionKind::El0Irq | ExceptionKind::El0Fiq | ExceptionKind::El0SError => {
+            crate::user::from_el0(kind, frame)
+        }
         ExceptionKind::El1Sync => fault::kernel_fault("kernel fault", kind, frame),
         _ => fault::kernel_fault("unexpected exception", kind, frame),
     }

@@ -1,6 +1,7 @@
 //! Register-level code for AArch64: exception vectors, the GIC, the generic timer, and the
 //! few instructions the rest of the CPU driver names (`wfi`, `wfe`, `sev`, interrupt masks).
 
+pub mod context;
 pub mod exceptions;
 pub mod gic;
 pub mod timer;

@@ -86,6 +86,10 @@ save_rest:
     str     x4, [sp, #16 * 17]
     mov     x1, sp
     bl      {handler}
+// Returns to the context in the frame at sp (also the way into EL0 for a new dispatcher).
+.global exception_return
+.type exception_return, %function
+exception_return:
     ldp     x2, x3, [sp, #16 * 16]
     msr     spsr_el1, x2
     ldp     x30, x1, [sp, #16 * 15]

@@ -1,18 +1,30 @@
 //! Building a board's bootable image.
 //!
-//! Steps: write the board's built-in device tree (used when a loader passes none), build
-//! the CPU driver for the kernel target with it embedded, then turn the linked ELF file into
-//! a flat `Image`: each loadable segment's bytes placed at its load address minus the link
-//! base, and the function symbols written into the reserved `.ksyms` section so backtraces
-//! name functions. Finally the Image header is checked with the same code the tests use.
+//! Steps: write the board's built-in device tree (used when a loader passes none); build
+//! the user programs and pack them into the boot module archive; build the CPU driver for
+//! the kernel target with both embedded; then turn the linked ELF file into a flat `Image`:
+//! each loadable segment's bytes placed at its load address minus the link base, and the
+//! function symbols written into the reserved `.ksyms` section so backtraces name
+//! functions. Finally the Image header is checked with the same code the tests use.
+//!
+//! User programs do not depend on the board, so they are built once into `target/user`
+//! for every board; each board's output directory gets its own copy of the archive, next
+//! to the device tree the same kernel build embeds.
 
-use crate::{setup, Board, KERNEL_TARGET};
+use crate::{setup, Board, KERNEL_TARGET, TARGETS};
 use anyhow::{bail, ensure, Context, Result};
 use boot::image::ImageHeader;
 use boot::layout::KERNEL_VBASE;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The user programs built into every image: each is a package of the workspace whose
+/// binary has the same name, and becomes the boot module of that name.
+pub const USER_PROGRAMS: &[&str] = &["hello"];
+
+/// User programs' target: the hard-float one, since code at EL0 may use FP/SIMD.
+pub const USER_TARGET: &str = TARGETS[1];
 
 /// What a build produced.
 #[derive(Clone, Debug)]
@@ -39,16 +51,16 @@ pub fn build(board: Board) -> Result<BuiltImage> {
     };
     let tree_path = out.join("builtin.dtb");
     write_if_changed(&tree_path, &tree)?;
+    let modules_path = out.join("modules.bin");
+    write_if_changed(&modules_path, &build_modules()?)?;
 
-    let root = setup::workspace_root();
-    let target_dir = root.join("target").join("kernel").join(board.name());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
+    let target_dir = setup::workspace_root().join("target").join("kernel").join(board.name());
+    let status = cargo()
         .args(["build", "--release", "--package", "cpu_driver", "--target", KERNEL_TARGET])
         .arg("--target-dir")
         .arg(&target_dir)
         .env("FLOTILLA_BUILTIN_DTB", &tree_path)
+        .env("FLOTILLA_MODULES", &modules_path)
         .status()
         .context("running cargo to build the kernel")?;
     ensure!(status.success(), "building the kernel failed");
@@ -61,6 +73,72 @@ pub fn build(board: Board) -> Result<BuiltImage> {
     let elf_copy = out.join("cpu_driver.elf");
     write_if_changed(&elf_copy, &elf)?;
     Ok(BuiltImage { image: image_path, elf: elf_copy })
+}
+
+/// Cargo, run in the workspace root: the one that runs this program, if any.
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(setup::workspace_root());
+    command
+}
+
+/// Builds every program in [`USER_PROGRAMS`] and returns the boot module archive holding
+/// them (format in `abi::modules`).
+///
+/// Each program is checked with the ELF reader the loader itself uses, so a program the
+/// kernel would refuse (a segment both writable and executable, a bad alignment) fails the
+/// build instead of the boot. The archive holds each program without its debug info:
+/// nothing on the target reads it, and it is most of the file. The full ELF stays in
+/// `target/user` for gdb.
+fn build_modules() -> Result<Vec<u8>> {
+    let target_dir = setup::workspace_root().join("target").join("user");
+    let mut command = cargo();
+    command.args(["build", "--release", "--target", USER_TARGET]).arg("--target-dir").arg(&target_dir);
+    for program in USER_PROGRAMS {
+        command.args(["--package", program]);
+    }
+    let status = command.status().context("running cargo to build the user programs")?;
+    ensure!(status.success(), "building the user programs failed");
+
+    let release = target_dir.join(USER_TARGET).join("release");
+    let mut programs = Vec::new();
+    for name in USER_PROGRAMS {
+        let path = release.join(name);
+        let elf = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let elf = without_debug_info(&elf).with_context(|| format!("stripping {}", path.display()))?;
+        abi::elf::ElfImage::parse(&elf).map_err(|e| {
+            anyhow::anyhow!("user program `{name}` ({}) cannot be loaded: {e}", path.display())
+        })?;
+        programs.push((*name, elf));
+    }
+    let modules: Vec<(&str, &[u8])> = programs.iter().map(|(name, elf)| (*name, elf.as_slice())).collect();
+    abi::modules::pack(&modules).map_err(|e| anyhow::anyhow!("packing the boot modules: {e}"))
+}
+
+/// `elf` without its `.debug_*` sections. Loadable segments keep their bytes and file
+/// offsets; the symbol table stays, so a fault address can still be named.
+fn without_debug_info(elf: &[u8]) -> Result<Vec<u8>> {
+    let mut builder = object::build::elf::Builder::read(elf)?;
+    for section in builder.sections.iter_mut() {
+        if section.name.starts_with(b".debug") {
+            section.delete = true;
+        }
+    }
+    let mut stripped = Vec::new();
+    builder.write(&mut stripped)?;
+    // The rewrite lays the file out anew; what the loader reads must come out unchanged.
+    ensure!(
+        loadable_segments(elf)? == loadable_segments(&stripped)?,
+        "removing the debug info changed a loadable segment"
+    );
+    Ok(stripped)
+}
+
+/// The address and file bytes of each `PT_LOAD` segment of `elf`.
+fn loadable_segments(elf: &[u8]) -> Result<Vec<(u64, &[u8])>> {
+    let file = object::File::parse(elf)?;
+    let segments = file.segments().map(|segment| Ok((segment.address(), segment.data()?)));
+    segments.collect()
 }
 
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -1,0 +1,28 @@
+//! What destroying or unmapping an object involves, by type: the hooks the capability
+//! operations call so that they need not know every kind of object.
+
+use crate::caps::{Capability, Slot};
+use crate::vspace;
+use abi::cap::CapType;
+
+/// Unmaps the frame or table in `slot` if that copy is mapped.
+pub fn unmap(slot: Slot) {
+    vspace::unmap(slot);
+}
+
+/// Releases what the kernel holds for an object whose last capability was deleted.
+pub fn destroy(cap: &Capability) {
+    match cap.ctype {
+        CapType::VNodeL0 => vspace::release_root(cap),
+        CapType::Dispatcher => crate::dispatch::destroy(cap),
+        _ => {}
+    }
+}
+
+/// Gives a newly made object its kernel-side state.
+pub fn prepare(cap: &mut Capability) -> Result<(), abi::SysError> {
+    if cap.ctype == CapType::VNodeL0 {
+        vspace::assign_asid(cap)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Capability invocations: the one system call through which user code uses its
+//! capabilities. Every invocation has the same shape — a capability address, a method and
+//! up to six arguments — and answers with an error code or up to seven values.
+
+use crate::caps::ops::{self, DestSlots};
+use crate::caps::Slot;
+use crate::dispatch::{self, Dispatcher};
+use crate::vspace;
+use abi::cap::{CapType, Rights};
+use abi::{method, CapAddr, SysError};
+
+/// Values an invocation returns (in x1..x7).
+pub type Values = ([u64; 7], usize);
+
+fn none() -> Result<Values, SysError> {
+    Ok(([0; 7], 0))
+}
+
+fn cap_addr(raw: u64) -> Result<CapAddr, SysError> {
+    u32::try_from(raw).map(CapAddr).map_err(|_| SysError::FailedLookup)
+}
+
+/// Looks up the slot named by `raw` in `d`'s CSpace; address 0 is never valid.
+fn slot(d: Dispatcher, raw: u64) -> Result<Slot, SysError> {
+    let addr = cap_addr(raw)?;
+    if addr == CapAddr::NULL {
+        return Err(SysError::FailedLookup);
+    }
+    d.lookup(addr)
+}
+
+/// A run of destination slots starting at the slot `raw` names.
+fn dest_slots(d: Dispatcher, raw: u64) -> Result<DestSlots, SysError> {
+    let index = u64::from(cap_addr(raw)?.l2_index());
+    let first = slot(d, raw)?;
+    Ok(DestSlots { cnode: boot::PhysAddr(first.0 .0 - index * abi::cap::SLOT_BYTES), first: index })
+}
+
+fn rights(raw: u64) -> Result<Rights, SysError> {
+    Rights::from_bits(raw).ok_or(SysError::InvalidArgument)
+}
+
+/// Carries out invocation `method` of the capability at `target` for dispatcher `d`.
+pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result<Values, SysError> {
+    let target = slot(d, target)?;
+    let cap = target.cap();
+    if cap.is_null() {
+        return Err(SysError::SlotEmpty);
+    }
+    match method {
+        method::IDENTIFY => {
+            let header = cap.ctype as u64 | (cap.rights.bits() << 8) | (u64::from(cap.owner) << 16);
+            let badge = if cap.ctype == CapType::Endpoint { cap.word0 } else { 0 };
+            Ok(([header, cap.base.0, cap.size, badge, 0, 0, 0], 4))
+        }
+        method::COPY => ops::copy(target, slot(d, args[0])?).and_then(|_| none()),
+        method::MINT => {
+            let badge = (args[2] != 0).then_some(args[2]);
+            ops::mint(target, slot(d, args[0])?, rights(args[1])?, badge).and_then(|_| none())
+        }
+        method::RETYPE => {
+            let ty = CapType::from_raw(args[0]).ok_or(SysError::InvalidArgument)?;
+            let dest = dest_slots(d, args[4])?;
+            ops::retype(target, ty, args[1], args[2], args[3], dest, &mut crate::objects::prepare)?;
+            none()
+        }
+        method::DELETE => {
+            ops::delete(target);
+            none()
+        }
+        method::REVOKE => ops::revoke(target).and_then(|_| none()),
+        method::UNMAP => {
+            if cap.mapping().is_none() {
+                return Err(SysError::NotMapped);
+            }
+            vspace::unmap(target);
+            none()
+        }
+        method::VNODE_MAP => {
+            let child = slot(d, args[1])?;
+            vspace::map(target, args[0], child, rights(args[2])?, args[3], args[4])?;
+            none()
+        }
+        method::VNODE_MODIFY_FLAGS => {
+            vspace::modify_flags(target, args[0], args[1], rights(args[2])?)?;
+            none()
+        }
+        method::DISPATCHER_SETUP if cap.ctype == CapType::Dispatcher => {
+            let exit = if args[5] == 0 { None } else { Some(slot(d, args[5])?) };
+            let cspace = slot(d, args[0])?;
+            let vspace = slot(d, args[1])?;
+            dispatch::setup(Dispatcher(cap.base), cspace, vspace, args[2], args[3], args[4], exit)?;
+            none()
+        }
+        method::DISPATCHER_RUN if cap.ctype == CapType::Dispatcher => {
+            dispatch::make_runnable(Dispatcher(cap.base))?;
+            none()
+        }
+        method::DISPATCHER_KILL if cap.ctype == CapType::Dispatcher => {
+            crate::user::end(Dispatcher(cap.base), crate::user::Ending::Killed);
+            none()
+        }
+        method::KERNEL_POWER_OFF if cap.ctype == CapType::Kernel => {
+            crate::user::power_off(args[0]);
+            none()
+        }
+        _ => Err(SysError::IllegalOperation),
+    }
+}
