@@ -2,7 +2,7 @@
 //!
 //! Every core has its own `Console` (a per-core static pointing at the one UART) and takes
 //! the shared [`CONSOLE_LOCK`] for each line, so lines from different cores never
-//! interleave (the console contract in DESIGN.md §8). Output is polled: the kernel prints
+//! interleave (the console contract in docs/DESIGN.md §8). Output is polled: the kernel prints
 //! little, and a polled UART still works when everything else has failed.
 //!
 //! Register layout: Arm PrimeCell UART (PL011) Technical Reference Manual, r1p5, §3.2.

@@ -1,4 +1,4 @@
-//! The console contract (DESIGN.md §8) and the bring-up report, checked on a boot's output.
+//! The console contract (docs/DESIGN.md §8) and the bring-up report, checked on a boot's output.
 
 use crate::Boot;
 

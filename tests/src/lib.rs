@@ -6,7 +6,7 @@
 //! when the `Boot` is dropped. Waits have generous limits: they only stop a hung boot from
 //! hanging the test run, and measure nothing.
 //!
-//! [`console`] holds the checks of the console contract (DESIGN.md §8) that every boot test
+//! [`console`] holds the checks of the console contract (docs/DESIGN.md §8) that every boot test
 //! shares.
 
 pub mod console;

@@ -23,7 +23,7 @@ pub struct Machine {
     pub dtb: Option<PathBuf>,
     /// The kernel command line (`/chosen/bootargs`).
     pub append: Option<String>,
-    /// Count instructions deterministically (`-icount shift=0,sleep=off`, DESIGN.md §9).
+    /// Count instructions deterministically (`-icount shift=0,sleep=off`, docs/DESIGN.md §9).
     pub icount: bool,
     /// Start halted with a gdb stub on port 1234.
     pub gdb: bool,
