@@ -221,6 +221,12 @@ pub fn rotate() {
     }
 }
 
+/// Makes `d` wait: it leaves the run queue until a message wakes it.
+pub fn block(d: Dispatcher) {
+    dequeue(d);
+    d.set_state(State::Blocked);
+}
+
 /// Ends `d` for good: out of the queue, never to run again. Its capabilities stay until
 /// its object is destroyed.
 pub fn kill(d: Dispatcher) {

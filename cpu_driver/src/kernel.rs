@@ -231,13 +231,10 @@ pub fn start_pending_domain() {
         kprintln!("core {core}: no boot module `{}` to start", params.first_module);
         return;
     };
-    // Modules are part of the kernel image, which every core maps from the same pages.
+    // The archive is part of the kernel image, which every core maps from the same pages.
     let archive_pa = params.image_pa.offset(MODULES.0.as_ptr() as u64 - boot::layout::KERNEL_VBASE);
-    let mut frames: ArrayVec<(PhysAddr, u64), 32> = ArrayVec::new();
-    for m in archive.modules() {
-        let _ = frames.try_push((archive_pa.offset(m.offset as u64), m.bytes.len() as u64));
-    }
-    match crate::user_boot::start(params.ram, module.bytes, &frames, core as u64, core as u16) {
+    let archive_frame = (archive_pa, MODULES.0.len() as u64);
+    match crate::user_boot::start(params.ram, module.bytes, archive_frame, core as u64, core as u16) {
         Ok(_) => {}
         Err(e) => kprintln!("core {core}: cannot start `{}`: {e}", module.name),
     }

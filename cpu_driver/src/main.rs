@@ -27,6 +27,8 @@ mod dispatch;
 #[cfg(any(test, target_os = "none"))]
 mod esr;
 #[cfg(any(test, target_os = "none"))]
+mod lmp;
+#[cfg(any(test, target_os = "none"))]
 mod objects;
 #[cfg(any(test, target_os = "none"))]
 mod params;

@@ -15,6 +15,7 @@ pub fn destroy(cap: &Capability) {
     match cap.ctype {
         CapType::VNodeL0 => vspace::release_root(cap),
         CapType::Dispatcher => crate::dispatch::destroy(cap),
+        CapType::Endpoint => crate::lmp::destroy(cap),
         _ => {}
     }
 }

@@ -9,11 +9,12 @@ use crate::vspace;
 use abi::cap::{CapType, Rights};
 use abi::{method, CapAddr, SysError};
 
-/// Values an invocation returns (in x1..x7).
-pub type Values = ([u64; 7], usize);
+/// Values an invocation returns (in x1..x7), or `None` when the caller now waits and its
+/// result will be written when it is woken (a receive with nothing queued).
+pub type Values = Option<([u64; 7], usize)>;
 
 fn none() -> Result<Values, SysError> {
-    Ok(([0; 7], 0))
+    Ok(Some(([0; 7], 0)))
 }
 
 fn cap_addr(raw: u64) -> Result<CapAddr, SysError> {
@@ -51,7 +52,7 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
         method::IDENTIFY => {
             let header = cap.ctype as u64 | (cap.rights.bits() << 8) | (u64::from(cap.owner) << 16);
             let badge = if cap.ctype == CapType::Endpoint { cap.word0 } else { 0 };
-            Ok(([header, cap.base.0, cap.size, badge, 0, 0, 0], 4))
+            Ok(Some(([header, cap.base.0, cap.size, badge, 0, 0, 0], 4)))
         }
         method::COPY => ops::copy(target, slot(d, args[0])?).and_then(|_| none()),
         method::MINT => {
@@ -85,6 +86,23 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             vspace::modify_flags(target, args[0], args[1], rights(args[2])?)?;
             none()
         }
+        method::L1_CNODE_INSTALL | method::L1_CNODE_REMOVE if cap.ctype == CapType::L1CNode => {
+            let index = args[0];
+            if index >= u64::from(cap.aux) {
+                return Err(SysError::RangeError);
+            }
+            let l1_slot = Slot::in_cnode(cap.base, index);
+            if method == method::L1_CNODE_REMOVE {
+                ops::delete(l1_slot);
+                return none();
+            }
+            let l2 = slot(d, args[1])?;
+            if l2.cap().ctype != CapType::L2CNode {
+                return Err(SysError::InvalidCapability);
+            }
+            ops::copy(l2, l1_slot)?;
+            none()
+        }
         method::DISPATCHER_SETUP if cap.ctype == CapType::Dispatcher => {
             let exit = if args[5] == 0 { None } else { Some(slot(d, args[5])?) };
             let cspace = slot(d, args[0])?;
@@ -99,6 +117,25 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
         method::DISPATCHER_KILL if cap.ctype == CapType::Dispatcher => {
             crate::user::end(Dispatcher(cap.base), crate::user::Ending::Killed);
             none()
+        }
+        method::ENDPOINT_BIND => {
+            crate::lmp::bind(target, slot(d, args[0])?)?;
+            none()
+        }
+        method::ENDPOINT_SEND => {
+            let cap = if args[4] == 0 { None } else { Some(slot(d, args[4])?) };
+            crate::lmp::send(target, [args[0], args[1], args[2], args[3]], cap)?;
+            none()
+        }
+        method::ENDPOINT_RECEIVE => {
+            let dest = if args[0] == 0 { None } else { Some(slot(d, args[0])?) };
+            match crate::lmp::receive(d, target, dest)? {
+                crate::lmp::Received::Message(m) => {
+                    let v = m.values();
+                    Ok(Some(([v[0], v[1], v[2], v[3], v[4], v[5], 0], 6)))
+                }
+                crate::lmp::Received::Blocked => Ok(None),
+            }
         }
         method::KERNEL_POWER_OFF if cap.ctype == CapType::Kernel => {
             crate::user::power_off(args[0]);

@@ -12,6 +12,7 @@ use crate::arch::exceptions::{ExceptionFrame, ExceptionKind};
 use crate::dispatch::{self, Dispatcher};
 use crate::esr::Syndrome;
 use crate::{console, kprintln};
+use abi::method::exit_notice;
 use abi::{syscall, SysError};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,8 +22,8 @@ static RESCHEDULE: AtomicBool = AtomicBool::new(false);
 /// How a dispatcher's life ended.
 #[derive(Clone, Copy, Debug)]
 pub enum Ending {
-    /// It called `exit`.
-    Exited,
+    /// It called `exit` with this status.
+    Exited(u64),
     /// It took an exception it cannot survive.
     Faulted { esr: u64, far: u64, elr: u64 },
     /// Another dispatcher killed it.
@@ -88,14 +89,15 @@ fn system_call(d: Dispatcher) {
             let result = print(regs[0], regs[1]);
             dispatch::set_result(d, result.map(|_| &[][..]));
         }
-        syscall::EXIT => end(d, Ending::Exited),
+        syscall::EXIT => end(d, Ending::Exited(regs[0])),
         syscall::INVOKE => {
             let args = [regs[2], regs[3], regs[4], regs[5], regs[6], regs[7]];
             let result = crate::syscall::invoke(d, regs[0], regs[1], args);
             // The invocation may have destroyed the caller (it deleted its own dispatcher).
             if d.state() != dispatch::State::Dead {
                 match result {
-                    Ok((values, n)) => dispatch::set_result(d, Ok(&values[..n])),
+                    Ok(Some((values, n))) => dispatch::set_result(d, Ok(&values[..n])),
+                    Ok(None) => {}
                     Err(e) => dispatch::set_result(d, Err(e)),
                 }
             }
@@ -147,17 +149,20 @@ pub fn end(d: Dispatcher, how: Ending) {
         return;
     }
     let core = crate::core_id();
-    match how {
-        Ending::Exited | Ending::Killed => {}
+    let notice = match how {
+        Ending::Exited(status) => [exit_notice::EXITED, status, 0, 0],
+        Ending::Killed => [exit_notice::KILLED, 0, 0, 0],
         Ending::Faulted { esr, far, elr } => {
             kprintln!(
                 "core {core}: dispatcher {:#x} killed: {} at {elr:#x} (FAR {far:#x})",
                 d.0 .0,
                 Syndrome(esr)
             );
+            [exit_notice::FAULTED, esr, far, elr]
         }
-    }
+    };
     dispatch::kill(d);
+    crate::lmp::notify_exit(d, notice);
 }
 
 /// Powers the machine off with `status` as the exit status where the machine can report

@@ -10,7 +10,8 @@
 //! - L1 slot 0: the task CNode: its dispatcher, root CNode, root table, itself, the RAM
 //!   all of this came from (and that the domain may use), and the Kernel capability;
 //! - L1 slot 1: the page CNode: the frames and tables of the program's own image;
-//! - L1 slot 2: the modules CNode: a read-only frame for each boot module, in archive order.
+//! - L1 slot 2: the modules CNode: slot 0 holds a read-only frame of the whole boot module
+//!   archive.
 
 use crate::caps::ops::{self, DestSlots};
 use crate::caps::{mdb, Capability, Slot};
@@ -121,13 +122,13 @@ impl Builder {
     }
 }
 
-/// Builds the first domain on this core from `module` (an ELF file in the kernel image at
-/// physical address `module_pa`), with `ram` as all the memory it owns, and makes it
-/// runnable with `arg` in x0.
+/// Builds the first domain on this core from `module` (an ELF file), with `ram` as all the
+/// memory it owns and read-only access to the boot module archive (`archive`: physical
+/// address and size), and makes it runnable with `arg` in x0.
 pub fn start(
     ram: PhysRange,
     module: &[u8],
-    modules: &[(PhysAddr, u64)],
+    archive: (PhysAddr, u64),
     arg: u64,
     core: u16,
 ) -> Result<Dispatcher, BootError> {
@@ -210,12 +211,28 @@ pub fn start(
         }
     }
 
-    for (i, &(pa, size)) in modules.iter().enumerate().take(L2_CNODE_SLOTS as usize) {
-        let module_slot = Slot::in_cnode(modules_cnode.cap().base, i as u64);
-        let mut cap = Capability::memory(CapType::Frame, pa, size.next_multiple_of(PAGE_SIZE), core);
-        cap.rights = Rights::READ.union(Rights::GRANT);
-        module_slot.set_cap(cap);
-        mdb::insert_root(module_slot);
+    // The archive is part of the kernel image: readable, never writable or retypable.
+    let archive_slot = Slot::in_cnode(modules_cnode.cap().base, u64::from(slot::MODULE_ARCHIVE.l2_index()));
+    let mut cap = Capability::memory(CapType::Frame, archive.0, archive.1.next_multiple_of(PAGE_SIZE), core);
+    cap.rights = Rights::READ.union(Rights::GRANT);
+    archive_slot.set_cap(cap);
+    mdb::insert_root(archive_slot);
+
+    // Everything the domain's own objects did not use, as one RAM capability to allocate
+    // from (the objects above stay descendants of INITIAL_RAM).
+    let free_offset = b.used.next_multiple_of(TWO_MIB);
+    let total = ram_slot.cap().size;
+    if free_offset < total {
+        let free = total - free_offset;
+        ops::retype(
+            ram_slot,
+            CapType::Ram,
+            free,
+            free_offset,
+            1,
+            DestSlots { cnode: task_pa, first: u64::from(slot::FREE_RAM.l2_index()) },
+            &mut crate::objects::prepare,
+        )?;
     }
 
     let d = Dispatcher(dispatcher.cap().base);

@@ -200,8 +200,14 @@ pub mod slot {
     pub const INITIAL_RAM: CapAddr = CapAddr::new(0, 6);
     /// The monitor's privilege (only in the monitor's CSpace).
     pub const KERNEL: CapAddr = CapAddr::new(0, 7);
-    /// The L2 CNode holding boot module frames (monitor and init only).
+    /// The L2 CNode whose slot 0 holds a read-only frame of the whole boot module archive
+    /// (`crate::modules`), for starting programs (first domains only).
     pub const MODULES_CNODE: CapAddr = CapAddr::new(0, 8);
+    /// RAM nothing has been made from yet: a child of [`INITIAL_RAM`] covering what the
+    /// domain's own objects left free (first domains only).
+    pub const FREE_RAM: CapAddr = CapAddr::new(0, 9);
+    /// The boot module archive frame, in the modules CNode (L1 slot 2).
+    pub const MODULE_ARCHIVE: CapAddr = CapAddr::new(2, 0);
     /// First slot a program's own slot allocator may use.
     pub const FIRST_FREE: u32 = 16;
 }

@@ -33,6 +33,14 @@ pub const VNODE_MAP: u64 = 16;
 /// pages.
 pub const VNODE_MODIFY_FLAGS: u64 = 17;
 
+/// On an L1 CNode: `(l1_index, l2_cnode)`: puts a copy of the L2 CNode capability at
+/// `l2_cnode` into slot `l1_index` of this root CNode (which must be empty), so the L2
+/// CNode's slots get capability addresses `l1_index:0` to `l1_index:255`. This is how a
+/// CSpace grows, and how a program reaches the slots of a CSpace it is building for another.
+pub const L1_CNODE_INSTALL: u64 = 24;
+/// On an L1 CNode: `(l1_index)`: deletes the capability in slot `l1_index` of this root CNode.
+pub const L1_CNODE_REMOVE: u64 = 25;
+
 /// On a dispatcher: `(cspace_root, vspace_root, entry, stack, arg, exit_endpoint)`: ties the
 /// dispatcher to a CSpace (an L1 CNode) and an address space (an L0 table), and sets where
 /// it starts (`x0` = `arg`). `exit_endpoint` (or 0) hears of its exit or fault.
@@ -53,3 +61,16 @@ pub const ENDPOINT_RECEIVE: u64 = 50;
 
 /// On the kernel capability: `(status)`: powers the machine off.
 pub const KERNEL_POWER_OFF: u64 = 64;
+
+/// What the kernel sends to a dispatcher's exit endpoint when the dispatcher ends: a
+/// message whose word 0 is one of these, word 1 the exit status ([`EXITED`]) or the
+/// exception syndrome ([`FAULTED`]), word 2 the faulting address, word 3 the faulting
+/// instruction's address.
+pub mod exit_notice {
+    /// It called `exit`.
+    pub const EXITED: u64 = 1;
+    /// It took an exception it cannot survive.
+    pub const FAULTED: u64 = 2;
+    /// Another dispatcher killed it.
+    pub const KILLED: u64 = 3;
+}
