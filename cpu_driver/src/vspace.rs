@@ -149,6 +149,11 @@ pub fn map(
         if level_of(object.ctype) != Some(level + 1) {
             return Err(SysError::InvalidCapability);
         }
+        // A table sits in one place only: were it in two, unmapping a frame from it would
+        // flush one virtual address and leave the other's translation stale.
+        if crate::caps::mdb::copies(child).any(|c| c.cap().mapping().is_some()) {
+            return Err(SysError::AlreadyMapped);
+        }
         if offset_pages != 0 || pages > 1 {
             return Err(SysError::RangeError);
         }

@@ -40,6 +40,27 @@ pub fn unlink(slot: Slot) {
     slot.set_links(None, None);
 }
 
+/// The first capability of `slot`'s copy group.
+pub fn first_copy(slot: Slot) -> Slot {
+    let cap = slot.cap();
+    let mut first = slot;
+    while let Some(p) = first.prev().filter(|p| p.cap().same_object(&cap)) {
+        first = p;
+    }
+    first
+}
+
+/// Every capability to `slot`'s object: its copy group, in list order.
+pub fn copies(slot: Slot) -> impl Iterator<Item = Slot> {
+    let cap = slot.cap();
+    let mut next = Some(first_copy(slot));
+    core::iter::from_fn(move || {
+        let current = next?;
+        next = current.next().filter(|n| n.cap().same_object(&cap));
+        Some(current)
+    })
+}
+
 /// The last capability of `slot`'s copy group.
 pub fn last_copy(slot: Slot) -> Slot {
     let cap = slot.cap();

@@ -387,6 +387,19 @@ fn tables_and_frames_map_and_unmap_through_their_capabilities() {
 }
 
 #[test]
+fn a_table_is_mapped_in_one_place_only_whichever_copy_is_used() {
+    let w = world(256 * 1024);
+    address_space(&w);
+    ops::copy(w.slot(13), w.slot(14)).unwrap();
+    assert_eq!(crate::vspace::map(w.slot(12), 3, w.slot(14), Rights::ALL, 0, 1), Err(SysError::AlreadyMapped));
+    // Frames, unlike tables, may be mapped once per copy: that is how memory is shared.
+    w.retype(0, CapType::Frame, PAGE_SIZE, 8 * PAGE_SIZE, 1, 20).unwrap();
+    ops::copy(w.slot(20), w.slot(21)).unwrap();
+    crate::vspace::map(w.slot(13), 0, w.slot(20), rw(), 0, 1).unwrap();
+    crate::vspace::map(w.slot(13), 1, w.slot(21), rw(), 0, 1).unwrap();
+}
+
+#[test]
 fn mapping_refuses_wrong_types_levels_ranges_and_overlaps() {
     let w = world(256 * 1024);
     address_space(&w);
