@@ -269,7 +269,8 @@ pub fn power_off(status: u64) -> ! {
 /// The device tree to boot with: the loader's, or the built-in one if the loader passed
 /// none. A tree that cannot be used ends the boot with one line saying why.
 fn read_device_tree(fdt_pa: u64) -> (BootInfo<'static>, &'static str) {
-    let (blob, source) = match boot::arch::loader_fdt() {
+    let loader = boot::arch::loader_fdt();
+    let (blob, source) = match loader {
         Some(blob) if devicetree::is_atag_list(blob) => {
             (&BUILTIN_TREE.0, "built in (the loader passed ATAGs, which arm64 does not use)")
         }
@@ -277,7 +278,13 @@ fn read_device_tree(fdt_pa: u64) -> (BootInfo<'static>, &'static str) {
         None => (&BUILTIN_TREE.0, "built in (the loader passed none)"),
     };
     match devicetree::parse(blob) {
-        Ok(info) => (info, source),
+        Ok(mut info) => {
+            // An ATAG list still carries the command line the user gave the loader.
+            if let Some(cmdline) = loader.and_then(devicetree::atag_cmdline) {
+                info.bootargs = cmdline;
+            }
+            (info, source)
+        }
         Err(e) => refuse_tree(fdt_pa, e),
     }
 }

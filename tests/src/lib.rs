@@ -137,6 +137,35 @@ impl Boot {
         self.lines()
     }
 
+    /// Waits for QEMU to exit by itself (the guest powered off) and returns its status.
+    /// Panics with the whole console if it is still running after [`BOOT_TIMEOUT`].
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + BOOT_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.wait_for_end_of_output();
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "QEMU did not exit\ncommand: {}\nconsole:\n{}",
+                    self.description,
+                    self.lines().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the reader thread has seen the end of QEMU's output.
+    fn wait_for_end_of_output(&self) {
+        let (lock, ready) = &*self.output;
+        let mut output = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !output.closed {
+            output = ready.wait_timeout(output, Duration::from_secs(1)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
     /// CPU time (user + system) the QEMU process has used so far.
     pub fn cpu_time(&self) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();

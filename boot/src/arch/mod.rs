@@ -219,12 +219,12 @@ extern "C" fn early_primary_tables(fdt_pa: u64, load_pa: u64) -> TablePair {
 /// Maps the pages holding the device tree blob at `FDT_WINDOW_VA`. The blob's header is
 /// read with the MMU off (the loader put it in RAM); a blob whose header cannot be read
 /// (misaligned: with the MMU off every access is Device memory and must be aligned) or has
-/// a bad magic gets its first bytes mapped only, so the kernel can say what is wrong.
+/// a bad magic gets one page mapped, enough to say what is wrong or to read an ATAG list.
 fn map_fdt_window<M: TableMemory>(m: &mut Mapper<'_, M>, fdt_pa: u64) -> Result<(), MapError> {
     if fdt_pa == 0 {
         return Ok(());
     }
-    let mut wanted = 8;
+    let mut wanted = 4096;
     if fdt_pa.is_multiple_of(4) {
         let header = fdt_pa as *const u32;
         // SAFETY: the boot protocol puts the blob in RAM at x0; with the MMU off this is a

@@ -171,12 +171,44 @@ impl fmt::Display for FdtError {
 /// `arch/arm/include/uapi/asm/setup.h`).
 const ATAG_CORE: u32 = 0x5441_0001;
 
+/// `ATAG_CMDLINE`: a tag holding the kernel command line as a NUL-terminated string.
+const ATAG_CMDLINE: u32 = 0x5441_0009;
+/// `ATAG_NONE`: the end of the list.
+const ATAG_NONE: u32 = 0;
+
+fn le_word(bytes: &[u8], at: usize) -> Option<u32> {
+    let w = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
 /// True if `bytes` start with an ATAG list rather than a device tree. Some loaders (QEMU's
-/// `raspi4b` without `-dtb`) pass one in `x0`; it describes nothing Flotilla can use, so
-/// the kernel treats it as "no device tree" instead of a corrupt one.
+/// `raspi4b` without `-dtb`) pass one in `x0`; it describes nothing else Flotilla can use,
+/// so the kernel takes the board from its built-in tree rather than calling it corrupt.
 pub fn is_atag_list(bytes: &[u8]) -> bool {
-    let word = |at: usize| bytes.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-    matches!((word(0), word(4)), (Some(2 | 5), Some(ATAG_CORE)))
+    matches!((le_word(bytes, 0), le_word(bytes, 4)), (Some(2 | 5), Some(ATAG_CORE)))
+}
+
+/// The kernel command line in an ATAG list, if it has one. Each tag is `{size in words,
+/// tag, data}`; the walk stops at `ATAG_NONE`, at a size too small to move on, or at the
+/// end of `bytes`.
+pub fn atag_cmdline(bytes: &[u8]) -> Option<&str> {
+    if !is_atag_list(bytes) {
+        return None;
+    }
+    let mut at = 0usize;
+    loop {
+        let words = le_word(bytes, at)? as usize;
+        let tag = le_word(bytes, at + 4)?;
+        if tag == ATAG_NONE || words < 2 {
+            return None;
+        }
+        if tag == ATAG_CMDLINE {
+            let data = bytes.get(at + 8..at.checked_add(words.checked_mul(4)?)?)?;
+            let text = &data[..data.iter().position(|&b| b == 0).unwrap_or(data.len())];
+            return core::str::from_utf8(text).ok();
+        }
+        at = at.checked_add(words * 4)?;
+    }
 }
 
 /// How many bytes of the blob a reader needs, from its header alone: up to the end of its
@@ -1772,6 +1804,19 @@ mod tests {
             }
             let _ = parse(&blob);
         }
+    }
+
+    #[test]
+    fn the_command_line_is_read_from_an_atag_list() {
+        let mut atags = [5u32, ATAG_CORE, 0, 0x1000, 0, 4, ATAG_CMDLINE].map(u32::to_le_bytes).concat();
+        atags.extend_from_slice(b"a=1 b\0\0\0");
+        atags.extend_from_slice(&[0u8; 8]);
+        assert_eq!(atag_cmdline(&atags), Some("a=1 b"));
+        assert_eq!(atag_cmdline(&atags[..30]), None, "cut inside the tag");
+        let no_cmdline = [5u32, ATAG_CORE, 0, 0x1000, 0, 0, 0].map(u32::to_le_bytes).concat();
+        assert_eq!(atag_cmdline(&no_cmdline), None);
+        let stuck = [5u32, ATAG_CORE, 0, 0x1000, 0, 1, 7].map(u32::to_le_bytes).concat();
+        assert_eq!(atag_cmdline(&stuck), None, "a tag too short to step over");
     }
 
     #[test]

@@ -391,7 +391,10 @@ fn a_table_is_mapped_in_one_place_only_whichever_copy_is_used() {
     let w = world(256 * 1024);
     address_space(&w);
     ops::copy(w.slot(13), w.slot(14)).unwrap();
-    assert_eq!(crate::vspace::map(w.slot(12), 3, w.slot(14), Rights::ALL, 0, 1), Err(SysError::AlreadyMapped));
+    assert_eq!(
+        crate::vspace::map(w.slot(12), 3, w.slot(14), Rights::ALL, 0, 1),
+        Err(SysError::AlreadyMapped)
+    );
     // Frames, unlike tables, may be mapped once per copy: that is how memory is shared.
     w.retype(0, CapType::Frame, PAGE_SIZE, 8 * PAGE_SIZE, 1, 20).unwrap();
     ops::copy(w.slot(20), w.slot(21)).unwrap();

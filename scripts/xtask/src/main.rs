@@ -18,6 +18,8 @@ commands:
       --icount            count guest instructions deterministically
       --gdb               wait for gdb on localhost:1234 (see README)
   test                           run every test: host unit tests and QEMU boots
+  testsuite [--board B] [--smp N] [--gic 2|3]
+                                 boot the in-OS test suite; its exit status is the suite's
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager
   setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
   rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/
@@ -43,6 +45,7 @@ fn run() -> Result<ExitCode> {
             println!("{}", built.image.display());
         }
         "run" => return run_qemu(&parse_machine(rest)?),
+        "testsuite" => return run_testsuite(parse_machine(rest)?),
         "test" => return run_tests(),
         "qemu-setup" => setup::qemu_setup()?,
         "setup" => {
@@ -111,6 +114,25 @@ fn run_qemu(machine: &Machine) -> Result<ExitCode> {
     }
     eprintln!("(Ctrl-A X leaves QEMU)");
     let status = machine.command(&qemu, &built.image, true).status().context("starting QEMU")?;
+    Ok(exit_code(status))
+}
+
+/// Boots with the test suite as the first program and relays its output; QEMU's exit
+/// status is the suite's (0 only if every test passed).
+fn run_testsuite(mut machine: Machine) -> Result<ExitCode> {
+    machine.semihosting = true;
+    let first = "flotilla.first=testsuite";
+    machine.append = Some(match machine.append.take() {
+        Some(more) => format!("{first} {more}"),
+        None => first.to_string(),
+    });
+    let built = image::build(machine.board)?;
+    let qemu = setup::qemu_binary()?;
+    let status = machine
+        .command(&qemu, &built.image, false)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .context("starting QEMU")?;
     Ok(exit_code(status))
 }
 

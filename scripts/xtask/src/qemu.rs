@@ -27,6 +27,9 @@ pub struct Machine {
     pub icount: bool,
     /// Start halted with a gdb stub on port 1234.
     pub gdb: bool,
+    /// Let the guest end QEMU with an exit status (Arm semihosting), and tell the kernel
+    /// to power off that way (`flotilla.semihosting`).
+    pub semihosting: bool,
     /// Extra arguments passed to QEMU as they are.
     pub extra: Vec<String>,
 }
@@ -45,6 +48,7 @@ impl Machine {
             append: None,
             icount: false,
             gdb: false,
+            semihosting: false,
             extra: Vec::new(),
         }
     }
@@ -102,8 +106,13 @@ impl Machine {
         if let Some(dtb) = &self.dtb {
             cmd.arg("-dtb").arg(dtb);
         }
-        if let Some(append) = &self.append {
-            cmd.args(["-append", append]);
+        let mut append = self.append.clone().unwrap_or_default();
+        if self.semihosting {
+            cmd.args(["-semihosting-config", "enable=on,target=native"]);
+            append.push_str(if append.is_empty() { "flotilla.semihosting" } else { " flotilla.semihosting" });
+        }
+        if !append.is_empty() {
+            cmd.args(["-append", &append]);
         }
         if self.gdb {
             cmd.args(["-s", "-S"]);
