@@ -351,7 +351,7 @@ fn start_secondaries(
         let result =
             boot::arch::prepare_secondary(frames, core, cpu, &info.memory, &mmio).and_then(|percore| {
                 let mut mine = params.clone();
-                mine.ram = take_ram_share(frames, cores - core as u64 + 1);
+                mine.ram = take_ram_share(frames, cores - core as u64);
                 // SAFETY: `percore` is the core's fresh private area; nothing runs there yet.
                 unsafe {
                     boot::arch::private_static(percore, &raw const PARAMS)

@@ -35,7 +35,11 @@ struct EndpointObject {
     receiver: Cte,
     head: u64,
     count: u64,
-    _reserved: [u64; 2],
+    /// Capabilities that refer to this endpoint, badged or not: the object lives while any
+    /// does (a badged copy is a child in the derivation database, so the last copy of one
+    /// badge is not the last reference to the endpoint).
+    references: u64,
+    _reserved: u64,
     messages: [Message; QUEUE],
 }
 
@@ -75,6 +79,19 @@ fn endpoint_of(cap: &Capability) -> Result<Endpoint, SysError> {
         return Err(SysError::InvalidCapability);
     }
     Ok(Endpoint(cap.base))
+}
+
+/// A new capability to the endpoint `cap` names exists (made, copied or minted).
+pub fn add_reference(cap: &Capability) {
+    Endpoint(cap.base).object().references += 1;
+}
+
+/// A capability to the endpoint `cap` names was deleted; true if it was the last one, so
+/// the object must be destroyed.
+pub fn drop_reference(cap: &Capability) -> bool {
+    let object = Endpoint(cap.base).object();
+    object.references = object.references.saturating_sub(1);
+    object.references == 0
 }
 
 /// Binds the endpoint in `endpoint` to the dispatcher in `dispatcher` as its receiver.
@@ -348,6 +365,21 @@ mod tests {
         ops::delete(w.slot(30));
         assert_eq!(d.state(), State::Runnable);
         assert_eq!(d.dcb().regs[0], SysError::DeadEndpoint.code());
+    }
+
+    #[test]
+    fn deleting_the_last_capability_of_one_badge_leaves_the_endpoint_alive() {
+        let w = world(256 * 1024);
+        let d = receiver(&w);
+        ops::mint(w.slot(30), w.slot(31), Rights::ALL, Some(9)).unwrap();
+        ops::delete(w.slot(31));
+        send(w.slot(30), [1, 0, 0, 0], None).unwrap();
+        assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words[0], 1);
+        // And the other way round: a badged copy keeps it alive after the original goes.
+        ops::mint(w.slot(30), w.slot(32), Rights::ALL, Some(4)).unwrap();
+        ops::delete(w.slot(30));
+        send(w.slot(32), [2, 0, 0, 0], None).unwrap();
+        assert_eq!(message(receive(d, w.slot(32), None).unwrap()).badge, 4);
     }
 
     #[test]

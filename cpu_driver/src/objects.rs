@@ -20,6 +20,24 @@ pub fn destroy(cap: &Capability) {
     }
 }
 
+/// A capability to `cap`'s object was made (by retype, copy or mint).
+pub fn referenced(cap: &Capability) {
+    if cap.ctype == CapType::Endpoint {
+        crate::lmp::add_reference(cap);
+    }
+}
+
+/// A capability to `cap`'s object was deleted; `last_copy` says whether the derivation
+/// database holds no other copy. True if the object itself must now be destroyed.
+pub fn released(cap: &Capability, last_copy: bool) -> bool {
+    match cap.ctype {
+        // Badged and unbadged endpoint capabilities are different entries of the database
+        // but one object: count them all.
+        CapType::Endpoint => crate::lmp::drop_reference(cap),
+        _ => last_copy,
+    }
+}
+
 /// Gives a newly made object its kernel-side state.
 pub fn prepare(cap: &mut Capability) -> Result<(), abi::SysError> {
     if cap.ctype == CapType::VNodeL0 {

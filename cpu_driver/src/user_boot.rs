@@ -203,6 +203,14 @@ pub fn start(
                 let dst = crate::phys::ptr::<u8>(frame.cap().base.offset(copy_from - chunk));
                 // SAFETY: `dst` lies in the frame just made (bytes long), `src` in the module.
                 unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+                if segment.flags.execute {
+                    // The code was written through the data cache; the instruction fetch
+                    // must see it (Arm ARM D7.5.9: clean to the point of unification, then
+                    // invalidate the instruction cache).
+                    boot::arch::clean_to_poc(dst as u64, src.len() as u64);
+                    // SAFETY: cache maintenance and barriers only.
+                    unsafe { core::arch::asm!("ic iallu", "dsb nsh", "isb", options(nostack)) };
+                }
             }
             let table = b.table_for(vroot, chunk)?;
             let index = (chunk >> 12) & 511;

@@ -66,6 +66,7 @@ pub fn mint(src: Slot, dest: Slot, rights: Rights, badge: Option<u64>) -> Result
             mdb::insert_after(src, dest);
         }
     }
+    crate::objects::referenced(&cap);
     Ok(())
 }
 
@@ -179,6 +180,7 @@ pub fn retype(
         let slot = dest.slot(i);
         slot.set_cap(cap);
         mdb::insert_child(src, previous, slot);
+        crate::objects::referenced(&cap);
         previous = Some(slot);
     }
     Ok(())
@@ -202,7 +204,7 @@ fn delete_at_depth(slot: Slot, depth: u32) {
         return;
     }
     crate::objects::unmap(slot);
-    let last = mdb::is_final(slot);
+    let last = crate::objects::released(&cap, mdb::is_final(slot));
     mdb::unlink(slot);
     slot.set_cap(Capability::NULL);
     if !last {
