@@ -116,21 +116,28 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-#[test]
-fn every_core_runs_its_first_user_program_at_el0() {
-    let machine = virt("cortex-a72", 3, 4);
-    let boot = Boot::start(&machine);
-    expect_all_online(&boot, 4);
-    for core in 0..4 {
-        boot.wait_for(&format!("hello from a user program (arg {core})"));
+/// Each core's monitor comes up at EL0, and the boot core's starts init, which starts a
+/// program of its own and sees it end.
+fn expect_user_space(boot: &Boot, cores: usize) {
+    for core in 0..cores {
+        boot.wait_for(&format!("monitor: core {core} up, "));
     }
+    boot.wait_for("init: starting");
+    boot.wait_for("hello from a user program (arg 0)");
+    boot.wait_for("init: hello ended: Ok(Exited(0))");
 }
 
 #[test]
-fn raspi4b_runs_a_user_program_on_every_core() {
+fn every_core_starts_its_monitor_and_core_0_starts_init() {
+    let machine = virt("cortex-a72", 3, 4);
+    let boot = Boot::start(&machine);
+    expect_all_online(&boot, 4);
+    expect_user_space(&boot, 4);
+}
+
+#[test]
+fn raspi4b_starts_a_monitor_on_every_core_and_init() {
     let boot = Boot::start(&Machine::new(Board::Rpi4));
     expect_all_online(&boot, 4);
-    for core in 0..4 {
-        boot.wait_for(&format!("hello from a user program (arg {core})"));
-    }
+    expect_user_space(&boot, 4);
 }

@@ -573,7 +573,7 @@ fn map_and_read_archive(t: &Tables, archive: CapAddr) -> Outcome {
         return Err(Failure::new(format_args!("the archive frame holds no module archive")));
     };
     // The first module is what a core starts when the command line names none.
-    expect_eq(modules.modules().next().map(|m| m.name), Some("hello"))?;
+    expect_eq(modules.modules().next().map(|m| m.name), Some("monitor"))?;
     let this_program = modules.find("testsuite").and_then(|m| m.bytes.get(..4));
     expect_eq(this_program, Some(&b"\x7fELF"[..]))
 }
