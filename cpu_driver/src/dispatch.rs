@@ -221,6 +221,13 @@ pub fn rotate() {
     }
 }
 
+/// Stops `d` where it is (after a fault, for its handler): it leaves the run queue and
+/// runs again only when someone makes it runnable, re-executing what faulted.
+pub fn stop(d: Dispatcher) {
+    dequeue(d);
+    d.set_state(State::Ready);
+}
+
 /// Makes `d` wait: it leaves the run queue until a message wakes it.
 pub fn block(d: Dispatcher) {
     dequeue(d);

@@ -2,9 +2,10 @@
 //!
 //! Every exception from EL0 saves the dispatcher's context, does its work (a system call,
 //! a timer tick, a fault), and then resumes whichever dispatcher is now at the head of the
-//! run queue, or lets the core sleep. A fault in user code ends that dispatcher only: it
-//! is reported on the console (and, when it has one, to its exit endpoint), and the core
-//! goes on with the others. Nothing user code passes is trusted: pointers are checked
+//! run queue, or lets the core sleep. A fault in user code touches that dispatcher only:
+//! if it has an exit endpoint (its handler, usually its parent) the dispatcher is stopped
+//! and the handler told, to resume it or kill it; otherwise it is killed. Either way the
+//! fault is reported on the console and the core goes on with the others. Nothing user code passes is trusted: pointers are checked
 //! against the dispatcher's own address space before the kernel reads through them.
 
 use crate::arch::context;
@@ -153,11 +154,20 @@ pub fn end(d: Dispatcher, how: Ending) {
         Ending::Exited(status) => [exit_notice::EXITED, status, 0, 0],
         Ending::Killed => [exit_notice::KILLED, 0, 0, 0],
         Ending::Faulted { esr, far, elr } => {
+            let handled = !d.exit_slot().cap().is_null();
             kprintln!(
-                "core {core}: dispatcher {:#x} killed: {} at {elr:#x} (FAR {far:#x})",
+                "core {core}: dispatcher {:#x} {}: {} at {elr:#x} (FAR {far:#x})",
                 d.0 .0,
+                if handled { "faulted, stopped for its handler" } else { "killed" },
                 Syndrome(esr)
             );
+            if handled {
+                // The handler decides: make it runnable again (after fixing the cause) or
+                // kill it. Either way the fault goes no further than this dispatcher.
+                dispatch::stop(d);
+                crate::lmp::notify_exit(d, [exit_notice::FAULTED, esr, far, elr]);
+                return;
+            }
             [exit_notice::FAULTED, esr, far, elr]
         }
     };

@@ -45,7 +45,8 @@ pub const L1_CNODE_REMOVE: u64 = 25;
 /// dispatcher to a CSpace (an L1 CNode) and an address space (an L0 table), and sets where
 /// it starts (`x0` = `arg`). `exit_endpoint` (or 0) hears of its exit or fault.
 pub const DISPATCHER_SETUP: u64 = 32;
-/// On a dispatcher: `()`: makes it runnable on this core.
+/// On a dispatcher: `()`: makes it runnable on this core (first run, or resuming after a
+/// fault its handler dealt with).
 pub const DISPATCHER_RUN: u64 = 33;
 /// On a dispatcher: `()`: stops it for good (it never runs again).
 pub const DISPATCHER_KILL: u64 = 34;
@@ -62,14 +63,15 @@ pub const ENDPOINT_RECEIVE: u64 = 50;
 /// On the kernel capability: `(status)`: powers the machine off.
 pub const KERNEL_POWER_OFF: u64 = 64;
 
-/// What the kernel sends to a dispatcher's exit endpoint when the dispatcher ends: a
-/// message whose word 0 is one of these, word 1 the exit status ([`EXITED`]) or the
+/// What the kernel sends to a dispatcher's exit endpoint when the dispatcher ends, or
+/// faults (it is then stopped, not ended: its handler may fix the cause and make it
+/// runnable again with [`DISPATCHER_RUN`], or kill it): a message whose word 0 is one of these, word 1 the exit status ([`EXITED`]) or the
 /// exception syndrome ([`FAULTED`]), word 2 the faulting address, word 3 the faulting
 /// instruction's address.
 pub mod exit_notice {
     /// It called `exit`.
     pub const EXITED: u64 = 1;
-    /// It took an exception it cannot survive.
+    /// It took an exception it cannot handle itself, and is stopped.
     pub const FAULTED: u64 = 2;
     /// Another dispatcher killed it.
     pub const KILLED: u64 = 3;
