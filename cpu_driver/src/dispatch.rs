@@ -304,6 +304,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_dispatcher_waits_out_of_the_queue_until_made_runnable_again() {
+        let w = world(256 * 1024);
+        let [a, b, _] = three(&w);
+        make_runnable(a).unwrap();
+        make_runnable(b).unwrap();
+        stop(a);
+        assert_eq!(current(), Some(b));
+        rotate();
+        assert_eq!(current(), Some(b), "a stays out of the queue");
+        make_runnable(a).unwrap();
+        rotate();
+        assert_eq!(current(), Some(a));
+        kill(a);
+        kill(b);
+    }
+
+    #[test]
     fn setup_checks_its_capabilities_and_the_entry_point() {
         let w = world(256 * 1024);
         w.retype(0, CapType::Dispatcher, 0, 0, 1, 10).unwrap();
