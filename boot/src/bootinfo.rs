@@ -69,6 +69,9 @@ pub struct UartInfo {
     /// The UART reference clock, when the tree gives it (a `clocks` phandle to a node with
     /// `clock-frequency`, or the node's own `clock-frequency`).
     pub clock_hz: Option<u32>,
+    /// Its interrupt, as a GIC interrupt ID, when the tree gives it as a shared peripheral
+    /// interrupt (the first `interrupts` specifier).
+    pub intid: Option<u32>,
 }
 
 /// The architected generic timer's interrupts, as GIC interrupt IDs (PPI n is INTID 16 + n).

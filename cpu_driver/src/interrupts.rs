@@ -6,8 +6,12 @@
 
 use crate::arch::gic::{Gic, SgiTarget};
 use crate::arch::timer;
+use crate::caps::Capability;
 use crate::kprintln;
 use crate::shared;
+use abi::cap::CapType;
+use abi::SysError;
+use boot::PhysAddr;
 use core::sync::atomic::Ordering;
 
 /// SGI the boot core sends to every core once all are ready: "show you are alive".
@@ -16,6 +20,39 @@ pub const SGI_PING: u32 = 0;
 /// error. It only wakes the boot core: SGIs from several senders can merge into one
 /// pending interrupt, so the news itself is the core's state in the boot mailbox.
 pub const SGI_PONG: u32 = 1;
+
+/// The most shared interrupts one core routes to endpoints.
+const MAX_ROUTES: usize = 16;
+
+/// A shared interrupt delivered to an endpoint on this core.
+#[derive(Clone, Copy)]
+struct Route {
+    intid: u32,
+    /// The endpoint object, kept alive by a reference this route holds.
+    endpoint: PhysAddr,
+    badge: u64,
+}
+
+/// This core's routes of shared interrupts to endpoints.
+static ROUTES: spin::Mutex<[Option<Route>; MAX_ROUTES]> = spin::Mutex::new([None; MAX_ROUTES]);
+
+/// Shared interrupts this core has made an IRQ capability for (one each: copies share it).
+static CLAIMED: spin::Mutex<[u64; 16]> = spin::Mutex::new([0; 16]);
+
+/// Records that an IRQ capability for `intid` exists; `IllegalOperation` if one already
+/// does (copy that one instead), `RangeError` for anything but a shared interrupt.
+pub fn claim(intid: u32) -> Result<(), SysError> {
+    if !(32..1020).contains(&intid) {
+        return Err(SysError::RangeError);
+    }
+    let (word, bit) = ((intid / 64) as usize, 1u64 << (intid % 64));
+    let mut claimed = CLAIMED.lock();
+    if claimed[word] & bit != 0 {
+        return Err(SysError::IllegalOperation);
+    }
+    claimed[word] |= bit;
+    Ok(())
+}
 
 /// This core's interrupt controller driver.
 static GIC: spin::Once<Gic> = spin::Once::new();
@@ -45,6 +82,73 @@ pub fn send_ipi(core: usize, sgi: u32) {
     gic.send_sgi(sgi, SgiTarget { mpidr, v2_mask, is_self: core == crate::core_id() });
 }
 
+/// Routes shared interrupt `intid` to the endpoint `endpoint` names (replacing an earlier
+/// route of it) and enables it.
+pub fn connect(intid: u32, endpoint: &Capability) -> Result<(), SysError> {
+    let gic = GIC.get().ok_or(SysError::IllegalOperation)?;
+    let route = Route { intid, endpoint: endpoint.base, badge: endpoint.word0 };
+    let mut routes = ROUTES.lock();
+    let index = routes
+        .iter()
+        .position(|r| r.is_some_and(|r| r.intid == intid))
+        .or_else(|| routes.iter().position(Option::is_none))
+        .ok_or(SysError::NotEnoughMemory)?;
+    crate::lmp::add_reference(endpoint);
+    if let Some(old) = routes[index].replace(route) {
+        release_endpoint(old.endpoint);
+    }
+    gic.enable_shared(intid);
+    Ok(())
+}
+
+/// Unmasks `intid` after its handler dealt with the last delivery.
+pub fn acknowledge(intid: u32) -> Result<(), SysError> {
+    let gic = GIC.get().ok_or(SysError::IllegalOperation)?;
+    if !ROUTES.lock().iter().any(|r| r.is_some_and(|r| r.intid == intid)) {
+        return Err(SysError::IllegalOperation);
+    }
+    gic.enable_shared(intid);
+    Ok(())
+}
+
+/// Stops delivering `intid`: its last IRQ capability is gone.
+pub fn disconnect(intid: u32) {
+    if intid < 1024 {
+        CLAIMED.lock()[(intid / 64) as usize] &= !(1u64 << (intid % 64));
+    }
+    let mut routes = ROUTES.lock();
+    for route in routes.iter_mut() {
+        if let Some(r) = route.filter(|r| r.intid == intid) {
+            if let Some(gic) = GIC.get() {
+                gic.disable_shared(intid);
+            }
+            *route = None;
+            release_endpoint(r.endpoint);
+        }
+    }
+}
+
+/// Drops a route's reference to its endpoint, destroying the endpoint if it was the last.
+fn release_endpoint(endpoint: PhysAddr) {
+    let cap = Capability::memory(CapType::Endpoint, endpoint, abi::cap::ENDPOINT_BYTES, 0);
+    if crate::lmp::drop_reference(&cap) {
+        crate::lmp::destroy(&cap);
+    }
+}
+
+/// A routed shared interrupt fired: mask it until acknowledged, and tell its endpoint.
+fn deliver_shared(intid: u32) -> bool {
+    let Some(route) = ROUTES.lock().iter().flatten().copied().find(|r| r.intid == intid) else {
+        return false;
+    };
+    if let Some(gic) = GIC.get() {
+        gic.disable_shared(intid);
+    }
+    // A dead or full endpoint loses the interrupt; it stays masked until acknowledged.
+    let _ = crate::lmp::deliver_from_kernel(route.endpoint, [u64::from(intid), 0, 0, 0], route.badge);
+    true
+}
+
 /// Called from the IRQ vector: handles everything pending.
 pub fn handle_irq() {
     let Some(gic) = GIC.get() else { return };
@@ -54,6 +158,7 @@ pub fn handle_irq() {
             id if id == timer_intid => tick(),
             SGI_PING => crate::on_ping(),
             SGI_PONG => crate::report_failed_cores(),
+            other if deliver_shared(other) => {}
             other => kprintln!("core {}: unexpected interrupt {other}", crate::core_id()),
         }
         gic.end_of_interrupt(ack);

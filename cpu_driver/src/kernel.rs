@@ -234,7 +234,10 @@ pub fn start_pending_domain() {
     // The archive is part of the kernel image, which every core maps from the same pages.
     let archive_pa = params.image_pa.offset(MODULES.0.as_ptr() as u64 - boot::layout::KERNEL_VBASE);
     let archive_frame = (archive_pa, MODULES.0.len() as u64);
-    match crate::user_boot::start(params.ram, module.bytes, archive_frame, core as u64, core as u16) {
+    // The console belongs to the boot core's first domain.
+    let console = if core == 0 { params.console.as_ref() } else { None };
+    match crate::user_boot::start(params.ram, module.bytes, archive_frame, console, core as u64, core as u16)
+    {
         Ok(_) => {}
         Err(e) => kprintln!("core {core}: cannot start `{}`: {e}", module.name),
     }

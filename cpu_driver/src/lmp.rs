@@ -230,6 +230,12 @@ pub fn receive(d: Dispatcher, endpoint: Slot, dest: Option<Slot>) -> Result<Rece
     Ok(Received::Message(Delivery { words, badge, cap_delivered: delivered }))
 }
 
+/// Delivers a message from the kernel itself (an interrupt) to the endpoint object at
+/// `endpoint`, with `badge`.
+pub fn deliver_from_kernel(endpoint: PhysAddr, words: [u64; 4], badge: u64) -> Result<(), SysError> {
+    deliver(Endpoint(endpoint), words, badge, None, Rights::NONE)
+}
+
 /// Sends the kernel's notice of `d`'s end to its exit endpoint, if it has one.
 pub fn notify_exit(d: Dispatcher, words: [u64; 4]) {
     let slot = d.exit_slot();

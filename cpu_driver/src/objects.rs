@@ -16,6 +16,8 @@ pub fn destroy(cap: &Capability) {
         CapType::VNodeL0 => vspace::release_root(cap),
         CapType::Dispatcher => crate::dispatch::destroy(cap),
         CapType::Endpoint => crate::lmp::destroy(cap),
+        #[cfg(target_os = "none")]
+        CapType::Irq => crate::interrupts::disconnect(cap.aux),
         _ => {}
     }
 }

@@ -137,10 +137,53 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
                 crate::lmp::Received::Blocked => Ok(None),
             }
         }
+        method::KERNEL_IRQ_CREATE if cap.ctype == CapType::Kernel => {
+            let intid =
+                u32::try_from(args[0]).ok().filter(|i| (32..1020).contains(i)).ok_or(SysError::RangeError)?;
+            let dest = slot(d, args[1])?;
+            if !dest.cap().is_null() {
+                return Err(SysError::SlotOccupied);
+            }
+            let irq = crate::caps::Capability {
+                ctype: CapType::Irq,
+                rights: Rights::ALL,
+                owner: cap.owner,
+                aux: intid,
+                ..crate::caps::Capability::NULL
+            };
+            dest.set_cap(irq);
+            crate::caps::mdb::insert_root(dest);
+            none()
+        }
+        method::IRQ_CONNECT if cap.ctype == CapType::Irq => {
+            let endpoint = slot(d, args[0])?.cap();
+            if endpoint.ctype != CapType::Endpoint {
+                return Err(SysError::InvalidCapability);
+            }
+            crate::interrupts::connect(cap.aux, &endpoint)?;
+            none()
+        }
+        method::IRQ_ACK if cap.ctype == CapType::Irq => {
+            crate::interrupts::acknowledge(cap.aux)?;
+            none()
+        }
         method::KERNEL_POWER_OFF if cap.ctype == CapType::Kernel => {
             crate::user::power_off(args[0]);
             none()
         }
         _ => Err(SysError::IllegalOperation),
     }
+}
+
+/// Puts a new IRQ capability for `intid` (already claimed) into the empty slot `dest`.
+pub fn make_irq_cap(dest: Slot, intid: u32, owner: u16) {
+    let irq = crate::caps::Capability {
+        ctype: CapType::Irq,
+        rights: Rights::ALL,
+        owner,
+        aux: intid,
+        ..crate::caps::Capability::NULL
+    };
+    dest.set_cap(irq);
+    crate::caps::mdb::insert_root(dest);
 }

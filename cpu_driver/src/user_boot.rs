@@ -123,12 +123,14 @@ impl Builder {
 }
 
 /// Builds the first domain on this core from `module` (an ELF file), with `ram` as all the
-/// memory it owns and read-only access to the boot module archive (`archive`: physical
-/// address and size), and makes it runnable with `arg` in x0.
+/// memory it owns, read-only access to the boot module archive (`archive`: physical
+/// address and size) and, when given, the console UART's registers and interrupt, and
+/// makes it runnable with `arg` in x0.
 pub fn start(
     ram: PhysRange,
     module: &[u8],
     archive: (PhysAddr, u64),
+    console: Option<&boot::bootinfo::UartInfo>,
     arg: u64,
     core: u16,
 ) -> Result<Dispatcher, BootError> {
@@ -225,6 +227,23 @@ pub fn start(
     cap.rights = Rights::READ.union(Rights::GRANT);
     archive_slot.set_cap(cap);
     mdb::insert_root(archive_slot);
+
+    if let Some(uart) = console {
+        // The UART's page(s), as a device frame: never cached, never executable.
+        let base = uart.regs.base.align_down(PAGE_SIZE);
+        let end = uart.regs.end().checked_align_up(PAGE_SIZE).unwrap_or(base.offset(PAGE_SIZE));
+        let device = Slot::in_cnode(task_pa, u64::from(slot::CONSOLE_DEVICE.l2_index()));
+        let mut cap = Capability::memory(CapType::DevFrame, base, end.0 - base.0, core);
+        cap.rights = Rights::READ.union(Rights::WRITE).union(Rights::GRANT);
+        device.set_cap(cap);
+        mdb::insert_root(device);
+        if let Some(intid) = uart.intid {
+            if crate::interrupts::claim(intid).is_ok() {
+                let irq = Slot::in_cnode(task_pa, u64::from(slot::CONSOLE_IRQ.l2_index()));
+                crate::syscall::make_irq_cap(irq, intid, core);
+            }
+        }
+    }
 
     // Everything the domain's own objects did not use, as one RAM capability to allocate
     // from (the objects above stay descendants of INITIAL_RAM).

@@ -77,6 +77,8 @@ pub fn virt_tree(memory_bytes: u64, cpus: &[VirtCpu<'_>]) -> Vec<u8> {
     w.begin_node("pl011@9000000");
     w.property_strs("compatible", &["arm,pl011", "arm,primecell"]);
     w.property_u32s("reg", &[0x0, 0x0900_0000, 0x0, 0x1000]);
+    // SPI 1, level-high (QEMU hw/arm/virt.c, VIRT_UART).
+    w.property_u32s("interrupts", &[0, 1, 4]);
     w.end_node();
 
     w.begin_node("timer");
@@ -147,6 +149,8 @@ pub fn rpi4_fallback() -> Vec<u8> {
     w.property_u32s("reg", &[0x7e20_1000, 0x200]);
     // The firmware sets the UART clock to 48 MHz (config.txt `init_uart_clock` default).
     w.property_u32s("clock-frequency", &[48_000_000]);
+    // SPI 121, level-high (bcm2711.dtsi, uart0).
+    w.property_u32s("interrupts", &[0, 121, 4]);
     w.end_node();
 
     w.begin_node("interrupt-controller@40041000");
@@ -206,7 +210,12 @@ mod tests {
         );
         assert_eq!(
             info.console,
-            Some(UartInfo { kind: UartKind::Pl011, regs: range(0x0900_0000, 0x1000), clock_hz: None })
+            Some(UartInfo {
+                kind: UartKind::Pl011,
+                regs: range(0x0900_0000, 0x1000),
+                clock_hz: None,
+                intid: Some(33)
+            })
         );
         assert_eq!(info.timer, TimerInfo { physical_intid: 30, virtual_intid: 27, frequency_hz: None });
         assert_eq!(info.bootargs, "");
@@ -242,6 +251,7 @@ mod tests {
                 kind: UartKind::Pl011,
                 regs: range(0xfe20_1000, 0x200),
                 clock_hz: Some(48_000_000),
+                intid: Some(153),
             })
         );
         assert_eq!(info.timer, TimerInfo { physical_intid: 30, virtual_intid: 27, frequency_hz: None });

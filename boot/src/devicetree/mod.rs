@@ -933,7 +933,24 @@ fn read_uart<'a>(tree: &Tree<'a>, uart: &Located<'a>) -> Result<UartInfo, FdtErr
         kind: UartKind::Pl011,
         regs: tree.device_region(uart, 0, CONSOLE)?,
         clock_hz: uart_clock(tree, uart.node)?,
+        intid: shared_intid(tree.property(uart.node, "interrupts")?.unwrap_or_default()),
     })
+}
+
+/// Specifier type of a shared peripheral interrupt, and the INTID of SPI 0.
+const GIC_SPI: u32 = 0;
+const SPI_FIRST_INTID: u32 = 32;
+
+/// The INTID of the first specifier in `interrupts` if it is a three-cell GIC shared
+/// peripheral interrupt; `None` otherwise (another controller, or nothing usable).
+fn shared_intid(interrupts: &[u8]) -> Option<u32> {
+    let cell =
+        |i: usize| interrupts.get(i * 4..i * 4 + 4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    if !interrupts.len().is_multiple_of(GIC_SPECIFIER_BYTES) || cell(0)? != GIC_SPI {
+        return None;
+    }
+    let intid = SPI_FIRST_INTID.checked_add(cell(1)?)?;
+    (intid < 1020).then_some(intid)
 }
 
 /// The UART's reference clock: its own `clock-frequency`, or that of the clock its first
@@ -1112,6 +1129,16 @@ mod tests {
     }
 
     #[test]
+    fn only_a_gic_shared_interrupt_gives_the_console_an_interrupt_id() {
+        let cells = |c: &[u32]| c.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        assert_eq!(shared_intid(&cells(&[0, 121, 4])), Some(153));
+        assert_eq!(shared_intid(&cells(&[1, 13, 4])), None, "a PPI");
+        assert_eq!(shared_intid(&cells(&[0, 121])), None, "not three cells");
+        assert_eq!(shared_intid(&cells(&[0, 2000, 4])), None, "beyond the GIC's range");
+        assert_eq!(shared_intid(&[]), None);
+    }
+
+    #[test]
     fn qemu_virt_console_is_the_pl011_with_the_clock_its_phandle_names() {
         let info = parse(VIRT_GICV3_SMP8).unwrap();
         assert_eq!(
@@ -1120,6 +1147,7 @@ mod tests {
                 kind: UartKind::Pl011,
                 regs: range(0x0900_0000, 0x1000),
                 clock_hz: Some(24_000_000),
+                intid: Some(33),
             })
         );
     }

@@ -206,6 +206,11 @@ pub mod slot {
     /// RAM nothing has been made from yet: a child of [`INITIAL_RAM`] covering what the
     /// domain's own objects left free (first domains only).
     pub const FREE_RAM: CapAddr = CapAddr::new(0, 9);
+    /// The console UART's registers, as a device frame (boot core's first domain only).
+    pub const CONSOLE_DEVICE: CapAddr = CapAddr::new(0, 10);
+    /// The console UART's interrupt, as an IRQ capability (boot core's first domain only,
+    /// when the device tree names the interrupt).
+    pub const CONSOLE_IRQ: CapAddr = CapAddr::new(0, 11);
     /// The boot module archive frame, in the modules CNode (L1 slot 2).
     pub const MODULE_ARCHIVE: CapAddr = CapAddr::new(2, 0);
     /// First slot a program's own slot allocator may use.

@@ -62,6 +62,17 @@ pub const ENDPOINT_RECEIVE: u64 = 50;
 
 /// On the kernel capability: `(status)`: powers the machine off.
 pub const KERNEL_POWER_OFF: u64 = 64;
+/// On the kernel capability: `(intid, dest)`: makes an IRQ capability for the shared
+/// peripheral interrupt `intid` (32–1019) in the empty slot `dest`.
+pub const KERNEL_IRQ_CREATE: u64 = 65;
+
+/// On an IRQ capability: `(endpoint)`: delivers the interrupt to `endpoint` on this core as
+/// a message `[intid, 0, 0, 0]` (with that endpoint capability's badge) and enables it.
+/// After each delivery the interrupt stays masked until [`IRQ_ACK`]: the handler first
+/// quiets the device, then acknowledges.
+pub const IRQ_CONNECT: u64 = 80;
+/// On an IRQ capability: `()`: unmasks the interrupt after its handler dealt with it.
+pub const IRQ_ACK: u64 = 81;
 
 /// What the kernel sends to a dispatcher's exit endpoint when the dispatcher ends, or
 /// faults (it is then stopped, not ended: its handler may fix the cause and make it

@@ -36,7 +36,10 @@ register_structs! {
         (0x800 => itargetsr: [ReadWrite<u32>; 256]),
         (0xc00 => _reserved2),
         (0xf00 => sgir: WriteOnly<u32>),
-        (0xf04 => @END),
+        (0xf04 => _reserved3),
+        /// GICv3 only (IHI 0069H §12.9.22): the affinity each SPI is routed to.
+        (0x6000 => irouter: [ReadWrite<u64>; 1020]),
+        (0x7fe0 => @END),
     }
 }
 
@@ -145,6 +148,10 @@ pub trait InterruptController {
     fn acknowledge(&self) -> Option<Ack>;
     /// Signals that handling `ack` is finished.
     fn end_of_interrupt(&self, ack: Ack);
+    /// Enables shared peripheral interrupt `intid` (32–1019), delivered to this core.
+    fn enable_shared(&self, intid: u32);
+    /// Masks shared peripheral interrupt `intid`.
+    fn disable_shared(&self, intid: u32);
     /// Raises software-generated interrupt `intid` (0–15) on `target`.
     fn send_sgi(&self, intid: u32, target: SgiTarget);
     /// This core's GICv2 CPU interface mask (0 on GICv3, which addresses cores by MPIDR).
@@ -189,6 +196,20 @@ impl InterruptController for GicV2 {
 
     fn end_of_interrupt(&self, ack: Ack) {
         self.cpu.eoir.set(ack.raw);
+    }
+
+    fn enable_shared(&self, intid: u32) {
+        let (word, bit) = ((intid / 32) as usize, 1 << (intid % 32));
+        self.distributor.ipriorityr[intid as usize % 1024].set(DEFAULT_PRIORITY);
+        // GICD_ITARGETSRn: one byte per interrupt, the CPU interfaces it goes to.
+        let targets = &self.distributor.itargetsr[(intid / 4) as usize % 256];
+        let shift = (intid % 4) * 8;
+        targets.set((targets.get() & !(0xff << shift)) | (self.v2_target_mask() << shift));
+        self.distributor.isenabler[word % 32].set(bit);
+    }
+
+    fn disable_shared(&self, intid: u32) {
+        self.distributor.icenabler[(intid / 32) as usize % 32].set(1 << (intid % 32));
     }
 
     fn send_sgi(&self, intid: u32, target: SgiTarget) {
@@ -309,6 +330,21 @@ impl InterruptController for GicV3 {
         icc_write!("S3_0_C12_C12_1", ack.raw); // ICC_EOIR1_EL1
     }
 
+    fn enable_shared(&self, intid: u32) {
+        let (word, bit) = ((intid / 32) as usize % 32, 1 << (intid % 32));
+        let mpidr = super::mpidr();
+        // GICD_IROUTERn: Aff3 in bits 39:32, Aff2..Aff0 in 23:0, routing mode 0 (this PE).
+        let affinity = ((mpidr >> 32) & 0xff) << 32 | (mpidr & 0xff_ffff);
+        self.distributor.igroupr[word].set(self.distributor.igroupr[word].get() | bit);
+        self.distributor.ipriorityr[intid as usize % 1024].set(DEFAULT_PRIORITY);
+        self.distributor.irouter[intid as usize % 1020].set(affinity);
+        self.distributor.isenabler[word].set(bit);
+    }
+
+    fn disable_shared(&self, intid: u32) {
+        self.distributor.icenabler[(intid / 32) as usize % 32].set(1 << (intid % 32));
+    }
+
     fn send_sgi(&self, intid: u32, target: SgiTarget) {
         // ICC_SGI1R_EL1: Aff3 55:48, RS 47:44, Aff2 39:32, INTID 27:24, Aff1 23:16, list 15:0.
         let m = target.mpidr;
@@ -385,6 +421,12 @@ impl Gic {
     }
     pub fn send_sgi(&self, intid: u32, target: SgiTarget) {
         self.inner().send_sgi(intid, target)
+    }
+    pub fn enable_shared(&self, intid: u32) {
+        self.inner().enable_shared(intid)
+    }
+    pub fn disable_shared(&self, intid: u32) {
+        self.inner().disable_shared(intid)
     }
     pub fn v2_target_mask(&self) -> u32 {
         self.inner().v2_target_mask()
