@@ -389,6 +389,15 @@ mod tests {
     }
 
     #[test]
+    fn a_message_from_the_kernel_arrives_with_the_given_badge() {
+        let w = world(256 * 1024);
+        let d = receiver(&w);
+        deliver_from_kernel(w.slot(30).cap().base, [33, 0, 0, 0], 6).unwrap();
+        let got = message(receive(d, w.slot(30), None).unwrap());
+        assert_eq!((got.words[0], got.badge, got.cap_delivered), (33, 6, false));
+    }
+
+    #[test]
     fn an_ending_dispatcher_notifies_its_exit_endpoint() {
         let w = world(256 * 1024);
         let parent = receiver(&w);
