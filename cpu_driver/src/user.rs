@@ -47,6 +47,12 @@ pub fn from_el0(kind: ExceptionKind, frame: &mut ExceptionFrame) {
     match kind {
         ExceptionKind::El0Irq => crate::interrupts::handle_irq(),
         ExceptionKind::El0Sync if Syndrome(frame.esr).class() == 0x15 => system_call(d),
+        ExceptionKind::El0Sync if Syndrome(frame.esr).class() == 0x01 => {
+            // WFI or WFE at EL0 (trapped: SCTLR_EL1.nTWI/nTWE are clear, so a dispatcher
+            // cannot put the whole core to sleep). Treat it as a yield and step past it.
+            d.dcb().pc += 4;
+            dispatch::rotate();
+        }
         _ => end(d, Ending::Faulted { esr: frame.esr, far: frame.far, elr: frame.elr }),
     }
     resume(frame);
