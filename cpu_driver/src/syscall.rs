@@ -42,6 +42,9 @@ fn rights(raw: u64) -> Result<Rights, SysError> {
 }
 
 /// Carries out invocation `method` of the capability at `target` for dispatcher `d`.
+///
+/// A method of one type invoked on a capability of another is `IllegalOperation`; a
+/// capability *argument* of the wrong type is `InvalidCapability`.
 pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result<Values, SysError> {
     let target = slot(d, target)?;
     let cap = target.cap();
@@ -77,12 +80,12 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             vspace::unmap(target);
             none()
         }
-        method::VNODE_MAP => {
+        method::VNODE_MAP if cap.ctype.is_vnode() => {
             let child = slot(d, args[1])?;
             vspace::map(target, args[0], child, rights(args[2])?, args[3], args[4])?;
             none()
         }
-        method::VNODE_MODIFY_FLAGS => {
+        method::VNODE_MODIFY_FLAGS if cap.ctype == CapType::VNodeL3 => {
             vspace::modify_flags(target, args[0], args[1], rights(args[2])?)?;
             none()
         }
@@ -118,16 +121,16 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             crate::user::end(Dispatcher(cap.base), crate::user::Ending::Killed);
             none()
         }
-        method::ENDPOINT_BIND => {
+        method::ENDPOINT_BIND if cap.ctype == CapType::Endpoint => {
             crate::lmp::bind(target, slot(d, args[0])?)?;
             none()
         }
-        method::ENDPOINT_SEND => {
+        method::ENDPOINT_SEND if cap.ctype == CapType::Endpoint => {
             let cap = if args[4] == 0 { None } else { Some(slot(d, args[4])?) };
             crate::lmp::send(target, [args[0], args[1], args[2], args[3]], cap)?;
             none()
         }
-        method::ENDPOINT_RECEIVE => {
+        method::ENDPOINT_RECEIVE if cap.ctype == CapType::Endpoint => {
             let dest = if args[0] == 0 { None } else { Some(slot(d, args[0])?) };
             match crate::lmp::receive(d, target, dest)? {
                 crate::lmp::Received::Message(m) => {

@@ -257,6 +257,12 @@ pub fn alloc_slots(n: u32) -> Result<CapRef, Error> {
     })
 }
 
+/// How many slots the allocator could hand out now without growing the CSpace.
+#[cfg(target_os = "none")]
+pub fn free_slot_count() -> u32 {
+    with_book(|book| book.free_count())
+}
+
 /// Returns an empty slot to the allocator.
 #[cfg(target_os = "none")]
 pub fn free_slot(slot: CapRef) {

@@ -19,8 +19,8 @@
 //! - [`heap`] (cargo feature `heap`, on by default): the global allocator, which grows by
 //!   mapping memory through `paging`, so `alloc`'s `Vec` and `Box` work;
 //! - [`lmp`]: same-core messages through endpoints;
-//! - [`spawn`]: starting another program from a boot module as a child domain, and
-//!   hearing of its end;
+//! - [`spawn`]: starting another program from a boot module (or any ELF file) as a child
+//!   domain, and hearing of its end;
 //! - `user.ld` (next to this crate's `Cargo.toml`): the linker script that lays every
 //!   program out at the same addresses, with no segment both writable and executable.
 //!

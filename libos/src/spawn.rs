@@ -6,8 +6,11 @@
 //!
 //! 1. **Find and check the program.** The boot module archive is one read-only frame
 //!    (`abi::cap::slot::MODULE_ARCHIVE`); it is mapped once and kept mapped. The module is
-//!    looked up by name (`abi::modules`) and checked by the same ELF checker the kernel
-//!    uses (`abi::elf`), so a bad file is refused before anything is made.
+//!    looked up by name (`abi::modules`, [`boot_module`]) and checked by the same ELF
+//!    checker the kernel uses (`abi::elf`), so a bad file is refused before anything is
+//!    made. [`spawn_elf`] starts here too, with the file's bytes from wherever the caller
+//!    has them (a boot module, a buffer on the heap): from this step on, one code path
+//!    serves both.
 //! 2. **Take one piece of RAM for everything.** [`child_bytes`] works out how much the
 //!    child's objects need, plus the RAM the child gets for its own use; it comes as one
 //!    RAM capability, and every object of the child is retyped from it. Revoking it later
@@ -205,11 +208,24 @@ pub fn spawn(name: &str, arg: u64) -> Result<Child, Error> {
 /// Starts the boot module `name` as a child on this core (see the module documentation).
 #[cfg(target_os = "none")]
 pub fn spawn_with(name: &str, options: SpawnOptions) -> Result<Child, Error> {
+    spawn_elf(boot_module(name)?, options)
+}
+
+/// The bytes of the boot module `name`, in the archive (mapped read-only on first use).
+#[cfg(target_os = "none")]
+pub fn boot_module(name: &str) -> Result<&'static [u8], Error> {
     let archive = abi::modules::Archive::new(archive()?).ok_or(Error::NoModuleArchive)?;
-    let module = archive.find(name).ok_or(Error::NoSuchModule)?;
-    let image = ElfImage::parse(module.bytes).map_err(Error::BadElf)?;
-    let bytes = child_bytes(image.segments().map(|s| s.page_range()), options.ram_bytes);
-    let ram = crate::ram::alloc_ram(bytes, PAGE_SIZE)?;
+    archive.find(name).map(|module| module.bytes).ok_or(Error::NoSuchModule)
+}
+
+/// Starts the ELF executable `bytes` as a child on this core. The file is checked before
+/// anything is made, and a file the checker refuses is [`Error::BadElf`] with its reason;
+/// `bytes` is only read during the call (the segments are copied into the child).
+#[cfg(target_os = "none")]
+pub fn spawn_elf(bytes: &[u8], options: SpawnOptions) -> Result<Child, Error> {
+    let image = ElfImage::parse(bytes).map_err(Error::BadElf)?;
+    let total_bytes = child_bytes(image.segments().map(|s| s.page_range()), options.ram_bytes);
+    let ram = crate::ram::alloc_ram(total_bytes, PAGE_SIZE)?;
     let kept = match crate::cspace::alloc_slots(kept_slot::COUNT) {
         Ok(kept) => kept,
         Err(e) => {

@@ -1,14 +1,14 @@
 //! Why a test failed: a short message formatted into a fixed buffer.
 //!
-//! The program has no heap, so a failure cannot carry a `String`. It carries
-//! [`MESSAGE_BYTES`] of text instead, enough for a source position and an expected and
-//! actual value; longer text is cut, at a character boundary so the message stays valid
-//! UTF-8, and ends in `…` so the cut is visible.
+//! A failure does not count on the heap (the heap's own tests may be what broke it), so
+//! it cannot carry a `String`. It carries [`MESSAGE_BYTES`] of text instead, enough for a
+//! source position and an expected and actual value; longer text is cut, at a character
+//! boundary so the message stays valid UTF-8, and ends in `…` so the cut is visible.
 
 use core::fmt;
 
 /// The most bytes of text a failure keeps.
-pub const MESSAGE_BYTES: usize = 160;
+pub const MESSAGE_BYTES: usize = 256;
 
 /// What marks a message that was cut short.
 const ELLIPSIS: &str = "…";

@@ -6,7 +6,9 @@
 //! board. It is Flotilla's counterpart of seL4's `sel4test`: a list of small tests, each
 //! named after the one behaviour it pins down (`retype_needs_the_write_right`,
 //! `mappings_are_never_writable_and_executable`, …), run in order, each reported on one
-//! line.
+//! line. The later tests check what every program builds on those calls, through libos:
+//! starting and reclaiming children, messages between them, the heap, loading ELF files,
+//! and that a fault of any kind stops only the program that made it.
 //!
 //! Boot it as every core's first domain with `flotilla.first=testsuite` on the kernel
 //! command line. It runs on core 0 only (the argument it starts with is the core id; on
@@ -23,24 +25,33 @@
 //!
 //! ## What a test may assume, and what it must leave behind
 //!
-//! Each test gets a fresh RAM capability of its own, carved from the top of the RAM the
-//! domain's own CNodes, tables and image left free (`slot::FREE_RAM`), and scratch slots
-//! in the task CNode. After the test, whatever it did, the runner revokes that RAM,
-//! which deletes every object the test made from it, and then checks that every scratch
-//! slot is empty again: a test that leaves a copy of some other capability behind fails,
-//! so one test's leftovers never explain another test's failure. See [`framework`].
+//! Each test gets a fresh RAM capability of its own and scratch slots in the task CNode.
+//! After the test, whatever it did, the runner revokes that RAM, which deletes every
+//! object the test made from it, and then checks that every scratch slot is empty again,
+//! and, for the tests that use libos, that libos got back all the RAM and slots the test
+//! took: a test that leaves a copy of some other capability or a child behind fails, so
+//! one test's leftovers never explain another test's failure. See [`framework`].
 //!
 //! A test that needs an address space of its own hangs translation tables made from its
 //! RAM under entry 1 of the domain's root table (virtual addresses from 512 GiB), far from
 //! the program's image at 4 MiB; revoking the RAM unmaps them again.
 //!
+//! ## Children: the suite started by itself
+//!
+//! What a program cannot survive — a fault of any kind — or cannot see from inside — a
+//! receive blocked in the kernel, registers kept across preemption — is tested on a
+//! child: the suite spawns its own boot module with an argument that makes it play one
+//! part instead of running the tests ([`child`]). So the console shows, between the `ok`
+//! lines, the kernel's own report of each fault a child makes (`core 0: dispatcher 0x…
+//! faulted, stopped for its handler: ESR …`) and the panic one child makes on purpose,
+//! and the suite carries on: that is the point.
+//!
 //! ## What it does not do
 //!
 //! It does not test what a failure would leave the program unable to report: nothing here
 //! unmaps, restricts or deletes the program's own code, stack, CSpace or dispatcher, and
-//! no test deliberately faults. Nor does it send or receive on endpoints: a receive that
-//! wrongly blocked would hang the whole suite rather than fail one test. Operations that
-//! involve other cores (the monitors' protocols) are beyond one core's first domain.
+//! the suite itself never faults on purpose. Operations that involve other cores (the
+//! monitors' protocols) are beyond one core's first domain.
 //!
 //! On the host this file is an ordinary program that only says where the suite really
 //! runs; the framework's message buffer is the one part with host unit tests.
@@ -52,6 +63,11 @@
               once per failed test, so its size costs nothing worth boxing for"
 )]
 
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod child;
 #[cfg(any(test, target_os = "none"))]
 mod failure;
 #[cfg(target_os = "none")]
@@ -64,13 +80,18 @@ mod tests;
 #[cfg(target_os = "none")]
 libos::entry!(main);
 
-/// Runs the suite on core 0 and powers off with its verdict; other cores leave at once.
+/// Plays a child's part if started as one; otherwise runs the suite on core 0 and powers
+/// off with its verdict (other cores leave at once).
 #[cfg(target_os = "none")]
-fn main(core: u64) -> u64 {
+fn main(arg: u64) -> u64 {
+    if let Some((role, param)) = child::role_of(arg) {
+        return child::run(role, param);
+    }
+    let core = arg;
     if core != 0 {
         return 0;
     }
-    let status = framework::run(tests::ALL);
+    let status = framework::run(&tests::SUITE);
     // Ends QEMU with the verdict; should the kernel refuse, the exit status still carries it.
     let _ = libos::syscall::invoke(
         libos::abi::cap::slot::KERNEL,

@@ -171,3 +171,26 @@ pub fn print_raw(ptr: u64, len: u64) -> SysResult<()> {
     let [code, ..] = unsafe { libos::syscall::syscall(call::PRINT, [ptr, len, 0, 0, 0, 0, 0, 0]) };
     check(code)
 }
+
+/// What ENDPOINT_RECEIVE answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub words: [u64; 4],
+    pub badge: u64,
+    /// A capability came with the message and is now in the slot given.
+    pub cap_delivered: bool,
+}
+
+/// ENDPOINT_RECEIVE on `endpoint` into `dest` (`None`: no slot, so a capability that comes
+/// is dropped). It blocks if nothing is queued: call it only when something is.
+pub fn receive(endpoint: CapAddr, dest: Option<CapAddr>) -> SysResult<Received> {
+    let dest = dest.map_or(0, |d| u64::from(d.0));
+    let [w0, w1, w2, w3, badge, delivered, _] =
+        invoke(endpoint, method::ENDPOINT_RECEIVE, [dest, 0, 0, 0, 0, 0])?;
+    Ok(Received { words: [w0, w1, w2, w3], badge, cap_delivered: delivered == 1 })
+}
+
+/// ENDPOINT_BIND of `endpoint` to `dispatcher`.
+pub fn bind(endpoint: CapAddr, dispatcher: CapAddr) -> SysResult<()> {
+    call(endpoint, method::ENDPOINT_BIND, [u64::from(dispatcher.0), 0, 0, 0, 0, 0])
+}

@@ -1,17 +1,26 @@
-//! The tests, by subject, and the one table the runner goes through in order.
+//! The tests, by subject, and the suite's two tables, which the runner goes through in
+//! order.
 //!
 //! Each module opens with the rules it pins down; each test's name is the behaviour it
 //! checks, and is what the runner prints.
 
+mod children;
 mod copy;
 mod delete;
 mod dispatcher;
+mod elf;
+mod family;
+mod fault;
+mod heap;
 mod identify;
+mod kill;
+mod lmp;
+mod preempt;
 mod retype;
 mod syscall;
 mod vspace;
 
-use crate::framework::Test;
+use crate::framework::{Suite, Test};
 
 /// Makes the table from `module::test` paths, naming each test after its function.
 macro_rules! tests {
@@ -20,9 +29,13 @@ macro_rules! tests {
     };
 }
 
-/// Every test, in the order they run: from what a capability is, through what can be done
-/// with it, to the calls that start other dispatchers.
-pub const ALL: &[Test] = tests![
+/// Every test, in the order they run. The bare ones go from what a capability is, through
+/// what can be done with it, to the calls that start other dispatchers; the ones with
+/// libos from the heap, through children and what they may do wrong, to messages, ELF
+/// files, and children that must be stopped.
+pub const SUITE: Suite = Suite { bare: BARE, with_libos: WITH_LIBOS };
+
+const BARE: &[Test] = tests![
     identify::identify_reports_type_rights_owner_base_size_and_badge,
     identify::identify_of_an_empty_slot_is_slot_empty,
     identify::the_first_domain_holds_its_well_known_capabilities,
@@ -146,4 +159,88 @@ pub const ALL: &[Test] = tests![
     dispatcher::a_started_dispatcher_runs_from_its_entry_with_its_argument,
     dispatcher::a_dispatcher_killed_while_runnable_never_runs,
     dispatcher::a_deleted_dispatcher_leaves_the_run_queue,
+];
+
+const WITH_LIBOS: &[Test] = tests![
+    heap::the_heap_grows_to_hold_a_64_mib_vector_written_and_read_page_by_page,
+    heap::many_small_objects_keep_their_values_and_free_back_to_the_heap,
+    children::a_child_exits_with_the_status_its_main_returns,
+    children::a_panicking_child_exits_with_status_101,
+    children::ten_children_run_side_by_side_and_each_reports_its_own_end,
+    children::reclaiming_a_child_gives_back_all_its_ram_and_slots,
+    children::spawning_a_module_that_does_not_exist_is_no_such_module,
+    children::a_child_needing_more_ram_than_there_is_is_refused_and_nothing_is_kept,
+    children::unknown_system_calls_from_a_child_are_invalid_syscall_and_it_lives_on,
+    children::invocations_that_cannot_work_fail_in_a_child_and_it_lives_on,
+    fault::reading_unmapped_memory_is_a_data_abort_that_stops_only_the_child,
+    fault::writing_unmapped_memory_is_a_data_abort_on_a_write,
+    fault::writing_read_only_data_is_a_permission_fault,
+    fault::writing_its_own_code_is_a_permission_fault,
+    fault::jumping_to_unmapped_memory_is_an_instruction_abort,
+    fault::executing_writable_data_is_an_instruction_abort,
+    fault::executing_read_only_data_is_an_instruction_abort,
+    fault::an_undefined_instruction_is_an_unknown_reason_fault,
+    fault::a_branch_to_a_misaligned_address_is_a_pc_alignment_fault,
+    fault::a_load_through_a_misaligned_stack_pointer_faults_where_the_cpu_checks_alignment,
+    fault::a_brk_instruction_is_a_breakpoint_fault_with_its_comment,
+    fault::reading_kernel_memory_is_a_data_abort,
+    fault::writing_kernel_memory_is_a_data_abort_on_a_write,
+    fault::hvc_in_user_mode_is_an_undefined_instruction_fault,
+    fault::smc_in_user_mode_is_an_undefined_instruction_fault,
+    fault::eret_in_user_mode_is_an_undefined_instruction_fault,
+    fault::reading_a_kernel_system_register_is_an_undefined_instruction_fault,
+    fault::masking_interrupts_in_user_mode_is_a_trapped_system_register_access,
+    fault::a_faulting_child_leaves_its_sibling_running,
+    fault::a_child_stopped_by_a_fault_runs_again_from_the_faulting_instruction,
+    lmp::a_message_to_itself_arrives_with_its_four_words_and_no_badge,
+    lmp::a_message_through_a_badged_copy_carries_the_badge,
+    lmp::an_endpoint_queues_16_messages_in_order_and_refuses_the_17th,
+    lmp::a_capability_sent_to_itself_arrives_as_a_copy_in_a_new_slot,
+    lmp::sending_a_capability_needs_the_grant_right,
+    lmp::sending_a_capability_from_an_empty_slot_is_slot_empty,
+    lmp::a_capability_in_flight_keeps_its_object_alive,
+    lmp::capabilities_queued_on_a_destroyed_endpoint_are_deleted,
+    lmp::a_capability_received_without_a_slot_is_dropped,
+    lmp::a_receive_into_an_occupied_slot_is_slot_occupied_and_keeps_the_message,
+    lmp::an_endpoint_is_bound_to_one_receiver_once,
+    lmp::an_endpoint_nobody_is_bound_to_takes_no_messages,
+    lmp::a_child_fills_its_parents_queue_until_the_17th_send_would_block,
+    lmp::a_child_blocked_in_receive_is_woken_by_its_parents_message,
+    lmp::a_parent_cannot_receive_on_its_childs_endpoint,
+    lmp::a_ping_pong_with_a_reply_endpoint_in_each_request_makes_8_round_trips,
+    lmp::a_frame_from_a_child_maps_in_the_parent_and_holds_what_the_child_wrote,
+    lmp::a_frame_sent_to_a_child_blocked_in_receive_is_read_by_the_child,
+    lmp::sending_to_an_endpoint_whose_receiver_has_exited_is_dead_endpoint,
+    lmp::a_receiver_blocked_on_an_endpoint_that_is_destroyed_wakes_with_dead_endpoint,
+    lmp::a_child_holding_its_parents_endpoint_without_grant_sends_words_only,
+    elf::an_intact_copy_of_hello_on_the_heap_spawns_and_exits_with_0,
+    elf::a_file_without_the_elf_magic_number_is_refused,
+    elf::a_32_bit_elf_file_is_refused,
+    elf::a_big_endian_elf_file_is_refused,
+    elf::an_elf_file_of_an_unknown_version_is_refused,
+    elf::a_shared_object_is_refused,
+    elf::an_executable_for_another_machine_is_refused,
+    elf::program_headers_of_the_wrong_size_are_refused,
+    elf::a_file_cut_inside_its_header_is_refused,
+    elf::a_file_cut_inside_a_segment_is_refused,
+    elf::program_headers_beyond_the_end_of_the_file_are_refused,
+    elf::more_than_64_program_headers_are_refused,
+    elf::a_segment_outside_user_space_is_refused,
+    elf::overlapping_segments_are_refused,
+    elf::a_writable_and_executable_segment_is_refused,
+    elf::an_entry_point_outside_executable_code_is_refused,
+    elf::a_misaligned_entry_point_is_refused,
+    elf::more_than_16_loadable_segments_are_refused,
+    elf::a_file_asking_for_an_interpreter_is_refused,
+    elf::a_segment_with_more_file_bytes_than_memory_bytes_is_refused,
+    elf::a_segment_whose_address_and_file_offset_disagree_is_refused,
+    elf::a_file_without_a_loadable_segment_is_refused,
+    kill::killing_a_child_blocked_in_receive_ends_it_and_its_endpoint_is_dead,
+    kill::killing_a_running_child_ends_it_with_a_killed_notice,
+    kill::killing_an_exited_child_is_accepted_and_changes_nothing,
+    kill::killing_a_child_stopped_by_a_fault_ends_it_with_a_killed_notice,
+    kill::killing_a_child_twice_sends_one_notice,
+    preempt::a_child_spinning_forever_is_preempted_and_killed,
+    preempt::floating_point_registers_survive_preemption_between_three_programs,
+    children::a_thousand_children_spawned_and_reclaimed_lose_no_memory,
 ];

@@ -6,6 +6,7 @@
 //! program cannot read.
 
 use super::vspace::{page_va, Tables, SPARE_OFFSET, SPARE_SLOT};
+use crate::child::UNKNOWN_SYSCALLS;
 use crate::framework::{expect_err, expect_ok, scratch, Env, Outcome};
 use crate::sys::{bare_syscall, identify, identify_raw_address, invoke_method, map, print_raw, retype, RW};
 use libos::abi::cap::{slot, CapType, PAGE_SIZE};
@@ -17,7 +18,7 @@ use libos::abi::{method, CapAddr, SysError};
 static TEXT: [u8; 2000] = [b'x'; 2000];
 
 pub fn unknown_system_call_numbers_are_invalid_syscall(_env: &Env) -> Outcome {
-    for number in [5, 99, 1 << 32, u64::MAX] {
+    for number in UNKNOWN_SYSCALLS {
         expect_err(bare_syscall(number), SysError::InvalidSyscall)?;
     }
     Ok(())
@@ -71,6 +72,11 @@ pub fn methods_of_another_type_are_illegal_operations(env: &Env) -> Outcome {
         (endpoint, method::DISPATCHER_SETUP),
         (env.ram, method::KERNEL_POWER_OFF),
         (slot::DISPATCHER, method::KERNEL_POWER_OFF),
+        (env.ram, method::ENDPOINT_SEND),
+        (slot::DISPATCHER, method::ENDPOINT_RECEIVE),
+        (env.ram, method::ENDPOINT_BIND),
+        (env.ram, method::VNODE_MODIFY_FLAGS),
+        (endpoint, method::IRQ_ACK),
     ];
     for (cap, method) in wrong {
         expect_err(invoke_method(cap, method, [0; 6]), SysError::IllegalOperation)?;

@@ -84,7 +84,7 @@ fn frame(env: &Env, index: u32, pages: u64, page_offset: u64) -> Result<CapAddr,
 ///
 /// `va` must be 8-byte aligned and mapped readable in this address space, in memory no
 /// Rust reference points into (a frame this test mapped for the purpose).
-unsafe fn read_word(va: u64) -> u64 {
+pub unsafe fn read_word(va: u64) -> u64 {
     // SAFETY: the caller's contract.
     unsafe { (va as *const u64).read_volatile() }
 }
@@ -94,13 +94,13 @@ unsafe fn read_word(va: u64) -> u64 {
 /// # Safety
 ///
 /// As for [`read_word`], and the mapping must be writable.
-unsafe fn write_word(va: u64, value: u64) {
+pub unsafe fn write_word(va: u64, value: u64) {
     // SAFETY: the caller's contract.
     unsafe { (va as *mut u64).write_volatile(value) }
 }
 
 /// A value no fresh (zeroed) page holds, different for each `seed`.
-fn pattern(seed: u64) -> u64 {
+pub fn pattern(seed: u64) -> u64 {
     0x0123_4567_89ab_cdef ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
@@ -274,8 +274,9 @@ pub fn only_frames_map_into_level_3_tables(env: &Env) -> Outcome {
 pub fn only_translation_tables_take_mappings(env: &Env) -> Outcome {
     let f = frame(env, SPARE_SLOT, 1, 0)?;
     let g = frame(env, SPARE_SLOT + 1, 1, 1)?;
+    // Mapping is a method of translation tables only.
     for not_a_table in [f, env.ram, slot::ROOT_CNODE, slot::KERNEL] {
-        expect_err(map(not_a_table, 0, g, R, 0, 1), SysError::InvalidCapability)?;
+        expect_err(map(not_a_table, 0, g, R, 0, 1), SysError::IllegalOperation)?;
     }
     Ok(())
 }
@@ -527,8 +528,9 @@ pub fn modify_flags_over_an_empty_entry_is_not_mapped(env: &Env) -> Outcome {
 pub fn modify_flags_applies_only_to_level_3_tables(env: &Env) -> Outcome {
     let t = Tables::build(env)?;
     let f = frame(env, SPARE_SLOT, 1, 0)?;
+    // Changing page rights is a method of level-3 tables only.
     for not_level_3 in [t.l2, t.l1, slot::ROOT_VNODE, f, env.ram] {
-        expect_err(modify_flags(not_level_3, 0, 1, R), SysError::InvalidCapability)?;
+        expect_err(modify_flags(not_level_3, 0, 1, R), SysError::IllegalOperation)?;
     }
     Ok(())
 }
