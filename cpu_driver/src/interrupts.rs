@@ -6,10 +6,9 @@
 
 use crate::arch::gic::{Gic, SgiTarget};
 use crate::arch::timer;
-use crate::caps::Capability;
+use crate::caps::{self, Cte, Slot};
 use crate::kprintln;
 use crate::shared;
-use abi::cap::CapType;
 use abi::SysError;
 use boot::PhysAddr;
 use core::sync::atomic::Ordering;
@@ -24,17 +23,20 @@ pub const SGI_PONG: u32 = 1;
 /// The most shared interrupts one core routes to endpoints.
 const MAX_ROUTES: usize = 16;
 
-/// A shared interrupt delivered to an endpoint on this core.
-#[derive(Clone, Copy)]
-struct Route {
-    intid: u32,
-    /// The endpoint object, kept alive by a reference this route holds.
-    endpoint: PhysAddr,
-    badge: u64,
-}
+/// The shared interrupt routed through each route slot (0: the slot is free).
+static ROUTE_INTIDS: spin::Mutex<[u32; MAX_ROUTES]> = spin::Mutex::new([0; MAX_ROUTES]);
 
-/// This core's routes of shared interrupts to endpoints.
-static ROUTES: spin::Mutex<[Option<Route>; MAX_ROUTES]> = spin::Mutex::new([None; MAX_ROUTES]);
+/// The endpoint each route delivers to: a copy of the endpoint capability, kept in the
+/// kernel's own memory but linked in the derivation database like any other, so the
+/// endpoint's memory cannot be retyped while the route exists.
+static ROUTE_SLOTS: [Cte; MAX_ROUTES] = [const { Cte::EMPTY }; MAX_ROUTES];
+
+/// Route slot `index`, by physical address (this core's own copy of the static).
+fn route_slot(index: usize) -> Slot {
+    let va = &ROUTE_SLOTS[index % MAX_ROUTES] as *const Cte as u64;
+    // The kernel's statics are mapped on every core (each core its own pages).
+    Slot(boot::arch::translate(va).unwrap_or(PhysAddr(0)))
+}
 
 /// Shared interrupts this core has made an IRQ capability for (one each: copies share it).
 static CLAIMED: spin::Mutex<[u64; 16]> = spin::Mutex::new([0; 16]);
@@ -82,21 +84,20 @@ pub fn send_ipi(core: usize, sgi: u32) {
     gic.send_sgi(sgi, SgiTarget { mpidr, v2_mask, is_self: core == crate::core_id() });
 }
 
-/// Routes shared interrupt `intid` to the endpoint `endpoint` names (replacing an earlier
+/// Routes shared interrupt `intid` to the endpoint in `endpoint` (replacing an earlier
 /// route of it) and enables it.
-pub fn connect(intid: u32, endpoint: &Capability) -> Result<(), SysError> {
+pub fn connect(intid: u32, endpoint: Slot) -> Result<(), SysError> {
     let gic = GIC.get().ok_or(SysError::IllegalOperation)?;
-    let route = Route { intid, endpoint: endpoint.base, badge: endpoint.word0 };
-    let mut routes = ROUTES.lock();
-    let index = routes
+    let mut intids = ROUTE_INTIDS.lock();
+    let index = intids
         .iter()
-        .position(|r| r.is_some_and(|r| r.intid == intid))
-        .or_else(|| routes.iter().position(Option::is_none))
+        .position(|&i| i == intid)
+        .or_else(|| intids.iter().position(|&i| i == 0))
         .ok_or(SysError::NotEnoughMemory)?;
-    crate::lmp::add_reference(endpoint);
-    if let Some(old) = routes[index].replace(route) {
-        release_endpoint(old.endpoint);
-    }
+    let slot = route_slot(index);
+    caps::ops::delete(slot);
+    caps::ops::copy(endpoint, slot)?;
+    intids[index] = intid;
     gic.enable_shared(intid);
     Ok(())
 }
@@ -104,7 +105,7 @@ pub fn connect(intid: u32, endpoint: &Capability) -> Result<(), SysError> {
 /// Unmasks `intid` after its handler dealt with the last delivery.
 pub fn acknowledge(intid: u32) -> Result<(), SysError> {
     let gic = GIC.get().ok_or(SysError::IllegalOperation)?;
-    if !ROUTES.lock().iter().any(|r| r.is_some_and(|r| r.intid == intid)) {
+    if !ROUTE_INTIDS.lock().contains(&intid) {
         return Err(SysError::IllegalOperation);
     }
     gic.enable_shared(intid);
@@ -116,36 +117,28 @@ pub fn disconnect(intid: u32) {
     if intid < 1024 {
         CLAIMED.lock()[(intid / 64) as usize] &= !(1u64 << (intid % 64));
     }
-    let mut routes = ROUTES.lock();
-    for route in routes.iter_mut() {
-        if let Some(r) = route.filter(|r| r.intid == intid) {
+    let mut intids = ROUTE_INTIDS.lock();
+    for (index, routed) in intids.iter_mut().enumerate() {
+        if *routed == intid {
             if let Some(gic) = GIC.get() {
                 gic.disable_shared(intid);
             }
-            *route = None;
-            release_endpoint(r.endpoint);
+            *routed = 0;
+            caps::ops::delete(route_slot(index));
         }
-    }
-}
-
-/// Drops a route's reference to its endpoint, destroying the endpoint if it was the last.
-fn release_endpoint(endpoint: PhysAddr) {
-    let cap = Capability::memory(CapType::Endpoint, endpoint, abi::cap::ENDPOINT_BYTES, 0);
-    if crate::lmp::drop_reference(&cap) {
-        crate::lmp::destroy(&cap);
     }
 }
 
 /// A routed shared interrupt fired: mask it until acknowledged, and tell its endpoint.
 fn deliver_shared(intid: u32) -> bool {
-    let Some(route) = ROUTES.lock().iter().flatten().copied().find(|r| r.intid == intid) else {
+    let Some(index) = ROUTE_INTIDS.lock().iter().position(|&i| i == intid) else {
         return false;
     };
     if let Some(gic) = GIC.get() {
         gic.disable_shared(intid);
     }
-    // A dead or full endpoint loses the interrupt; it stays masked until acknowledged.
-    let _ = crate::lmp::deliver_from_kernel(route.endpoint, [u64::from(intid), 0, 0, 0], route.badge);
+    // A full endpoint loses the interrupt; it stays masked until acknowledged.
+    let _ = crate::lmp::send(route_slot(index), [u64::from(intid), 0, 0, 0], None);
     true
 }
 

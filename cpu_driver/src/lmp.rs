@@ -230,12 +230,6 @@ pub fn receive(d: Dispatcher, endpoint: Slot, dest: Option<Slot>) -> Result<Rece
     Ok(Received::Message(Delivery { words, badge, cap_delivered: delivered }))
 }
 
-/// Delivers a message from the kernel itself (an interrupt) to the endpoint object at
-/// `endpoint`, with `badge`.
-pub fn deliver_from_kernel(endpoint: PhysAddr, words: [u64; 4], badge: u64) -> Result<(), SysError> {
-    deliver(Endpoint(endpoint), words, badge, None, Rights::NONE)
-}
-
 /// Sends the kernel's notice of `d`'s end to its exit endpoint, if it has one.
 pub fn notify_exit(d: Dispatcher, words: [u64; 4]) {
     let slot = d.exit_slot();
@@ -386,15 +380,6 @@ mod tests {
         ops::delete(w.slot(30));
         send(w.slot(32), [2, 0, 0, 0], None).unwrap();
         assert_eq!(message(receive(d, w.slot(32), None).unwrap()).badge, 4);
-    }
-
-    #[test]
-    fn a_message_from_the_kernel_arrives_with_the_given_badge() {
-        let w = world(256 * 1024);
-        let d = receiver(&w);
-        deliver_from_kernel(w.slot(30).cap().base, [33, 0, 0, 0], 6).unwrap();
-        let got = message(receive(d, w.slot(30), None).unwrap());
-        assert_eq!((got.words[0], got.badge, got.cap_delivered), (33, 6, false));
     }
 
     #[test]

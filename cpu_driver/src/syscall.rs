@@ -159,11 +159,11 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             none()
         }
         method::IRQ_CONNECT if cap.ctype == CapType::Irq => {
-            let endpoint = slot(d, args[0])?.cap();
-            if endpoint.ctype != CapType::Endpoint {
+            let endpoint = slot(d, args[0])?;
+            if endpoint.cap().ctype != CapType::Endpoint {
                 return Err(SysError::InvalidCapability);
             }
-            crate::interrupts::connect(cap.aux, &endpoint)?;
+            crate::interrupts::connect(cap.aux, endpoint)?;
             none()
         }
         method::IRQ_ACK if cap.ctype == CapType::Irq => {

@@ -426,12 +426,18 @@ pub fn release_secondary(cpu: &CpuInfo, psci: Option<PsciConduit>) -> Result<(),
 
 /// True if this core's tables map `va` for reading (AT S1E1R, Arm ARM C5.5.4).
 pub fn is_mapped(va: u64) -> bool {
+    translate(va).is_some()
+}
+
+/// The physical address this core's tables map `va` to, if they map it for reading
+/// (AT S1E1R; PAR_EL1 holds the output address in bits 47:12 when F, bit 0, is clear).
+pub fn translate(va: u64) -> Option<PhysAddr> {
     let par: u64;
     // SAFETY: address translation instruction; reads PAR_EL1, changes nothing else.
     unsafe {
         asm!("at s1e1r, {va}", "isb", "mrs {par}, par_el1", va = in(reg) va, par = out(reg) par, options(nostack));
     }
-    par & 1 == 0
+    (par & 1 == 0).then_some(PhysAddr((par & 0x0000_ffff_ffff_f000) | (va & 0xfff)))
 }
 
 /// Cleans and invalidates the data cache lines covering `[va, va + len)` to the point of

@@ -154,6 +154,11 @@ pub struct Cte {
 
 const _: () = assert!(core::mem::size_of::<Cte>() == abi::cap::SLOT_BYTES as usize);
 
+impl Cte {
+    /// An empty slot, for slots the kernel keeps in its own (per-core) memory.
+    pub const EMPTY: Cte = Cte { cap: Capability::NULL, prev: 0, next: 0, _reserved: 0 };
+}
+
 /// A slot, by its physical address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot(pub PhysAddr);

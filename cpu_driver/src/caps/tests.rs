@@ -10,6 +10,20 @@ use boot::PhysAddr;
 use proptest::prelude::*;
 
 #[test]
+fn a_slot_the_kernel_keeps_for_itself_holds_a_copy_that_keeps_memory_in_use() {
+    let w = world(256 * 1024);
+    w.retype(0, CapType::Endpoint, 0, 0, 1, 10).unwrap();
+    // Kernel-held slots live outside any CNode: here, at the top of the test arena.
+    let kernel_slot = Slot(PhysAddr(w.ram_base + 200 * 1024));
+    unsafe { crate::phys::ptr::<super::Cte>(kernel_slot.0).write(super::Cte::EMPTY) };
+    ops::copy(w.slot(10), kernel_slot).unwrap();
+    ops::delete(w.slot(10));
+    assert_eq!(w.retype(0, CapType::Frame, PAGE_SIZE, 0, 1, 20), Err(SysError::RevokeFirst));
+    ops::revoke(w.ram).unwrap();
+    assert!(kernel_slot.cap().is_null(), "revoking the memory reaches the kernel's copy too");
+}
+
+#[test]
 fn capability_addresses_resolve_through_the_l1_and_l2_cnodes() {
     let w = world(256 * 1024);
     w.retype(0, CapType::L1CNode, 16 * 64, 0, 1, 10).unwrap();

@@ -13,6 +13,7 @@ mod family;
 mod fault;
 mod heap;
 mod identify;
+mod irq;
 mod kill;
 mod lmp;
 mod preempt;
@@ -243,4 +244,5 @@ const WITH_LIBOS: &[Test] = tests![
     preempt::a_child_spinning_forever_is_preempted_and_killed,
     preempt::floating_point_registers_survive_preemption_between_three_programs,
     children::a_thousand_children_spawned_and_reclaimed_lose_no_memory,
+    irq::the_console_interrupt_arrives_as_a_message_and_stays_masked_until_acknowledged,
 ];
