@@ -136,6 +136,13 @@ fn every_core_starts_its_monitor_and_core_0_starts_init() {
 }
 
 #[test]
+fn virt_gicv3_starts_a_monitor_on_each_of_eight_cores_and_init() {
+    let boot = Boot::start(&virt("cortex-a72", 3, 8));
+    expect_all_online(&boot, 8);
+    expect_user_space(&boot, 8);
+}
+
+#[test]
 fn raspi4b_starts_a_monitor_on_every_core_and_init() {
     let boot = Boot::start(&Machine::new(Board::Rpi4));
     expect_all_online(&boot, 4);
