@@ -254,30 +254,33 @@ pub fn modify_flags(table_slot: Slot, index: u64, pages: u64, rights: Rights) ->
         return Err(SysError::RangeError);
     }
     let (asid, table_va) = table_position(&table)?;
+    // Check every entry before changing any, so a refused call changes nothing.
     for i in index..index + pages {
-        let desc = read_entry(table.base, i);
-        if !paging::descriptor_is_valid(desc) {
-            return Err(SysError::NotMapped);
-        }
-        let ceiling = Rights::from_bits((desc & paging::SOFTWARE_BITS) >> paging::SOFTWARE_SHIFT)
-            .unwrap_or(Rights::NONE);
-        if !ceiling.contains(rights) {
-            return Err(SysError::InsufficientRights);
-        }
-        let kind = Attributes::from_descriptor(desc).map_or(MemoryKind::Normal, |a| a.kind);
-        let ty = if kind == MemoryKind::Device { CapType::DevFrame } else { CapType::Frame };
-        page_attributes(ty, rights)?;
+        with_rights(read_entry(table.base, i), rights)?;
     }
     for i in index..index + pages {
         let desc = read_entry(table.base, i);
-        let kind = Attributes::from_descriptor(desc).map_or(MemoryKind::Normal, |a| a.kind);
-        let ty = if kind == MemoryKind::Device { CapType::DevFrame } else { CapType::Frame };
-        let attrs = page_attributes(ty, rights)?;
-        let pa = paging::descriptor_address(desc);
-        write_entry(table.base, i, attrs.leaf_descriptor(pa, 3) | (desc & paging::SOFTWARE_BITS));
+        write_entry(table.base, i, with_rights(desc, rights)?);
     }
     tlb::flush_range(asid, table_va + index * PAGE_SIZE, pages, 3);
     Ok(())
+}
+
+/// The page descriptor `desc` with its rights changed to `rights`, if it is a mapped page
+/// and `rights` stay within the ceiling recorded when it was mapped.
+fn with_rights(desc: u64, rights: Rights) -> Result<u64, SysError> {
+    if !paging::descriptor_is_valid(desc) {
+        return Err(SysError::NotMapped);
+    }
+    let ceiling =
+        Rights::from_bits((desc & paging::SOFTWARE_BITS) >> paging::SOFTWARE_SHIFT).unwrap_or(Rights::NONE);
+    if !ceiling.contains(rights) {
+        return Err(SysError::InsufficientRights);
+    }
+    let kind = Attributes::from_descriptor(desc).map_or(MemoryKind::Normal, |a| a.kind);
+    let ty = if kind == MemoryKind::Device { CapType::DevFrame } else { CapType::Frame };
+    let attrs = page_attributes(ty, rights)?;
+    Ok(attrs.leaf_descriptor(paging::descriptor_address(desc), 3) | (desc & paging::SOFTWARE_BITS))
 }
 
 /// TLB maintenance for this core's user address spaces (Arm ARM D8.13). Address spaces
