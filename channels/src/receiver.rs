@@ -100,26 +100,44 @@ impl<M: Memory> Receiver<M> {
                     Poll::Empty => break,
                 }
             }
-            let sleeping = self.ring.sleeping();
-            self.sleeps += 1;
-            // Relaxed, like the sender's load of this word: the fence orders them.
-            self.memory.words()[sleeping].store(layout::asleep(self.sleeps as u32), Relaxed);
-            // The fence of the handshake: the announcement above before the look below
-            // (`dmb ish` on AArch64).
-            M::Word::fence(SeqCst);
-            let polled = self.poll();
-            if let Ok(Poll::Empty) = polled {
+            if self.announce_sleep()? {
                 wait.sleep();
             }
-            // Relaxed: a sender that still sees the announcement after this merely sends
-            // one notification too many; a new announcement is made, and fenced, before
-            // the next sleep.
-            self.memory.words()[sleeping].store(AWAKE, Relaxed);
-            if let Poll::Message(len) = polled? {
-                break len;
-            }
+            self.end_sleep();
         };
         Ok(&self.message[..len])
+    }
+
+    /// Announces that this receiver is about to sleep, then looks at the ring once more:
+    /// true if it is still empty, so the caller may sleep (it will be notified of the next
+    /// message), false if a fragment has arrived (take it with [`Receiver::try_recv`]).
+    /// Either way, call [`Receiver::end_sleep`] once awake. This is the handshake of
+    /// [`Receiver::recv`], for a core that serves several channels and sleeps only when
+    /// all of them are empty: announce on each, and sleep if every one says true.
+    pub fn announce_sleep(&mut self) -> Result<bool, Error> {
+        if let Some(corruption) = self.broken {
+            return Err(Error::Corrupt(corruption));
+        }
+        let sleeping = self.ring.sleeping();
+        self.sleeps += 1;
+        // Relaxed, like the sender's load of this word: the fence orders them.
+        self.memory.words()[sleeping].store(layout::asleep(self.sleeps as u32), Relaxed);
+        // The fence of the handshake: the announcement above before the look below
+        // (`dmb ish` on AArch64).
+        M::Word::fence(SeqCst);
+        // Only a look: the fragment, if there is one, is taken by the next poll.
+        match self.next_header() {
+            Ok(header) => Ok(header.is_none()),
+            Err(corruption) => Err(self.close(corruption)),
+        }
+    }
+
+    /// Withdraws the announcement of [`Receiver::announce_sleep`].
+    pub fn end_sleep(&mut self) {
+        // Relaxed: a sender that still sees the announcement after this merely sends one
+        // notification too many; a new announcement is made, and fenced, before the next
+        // sleep.
+        self.memory.words()[self.ring.sleeping()].store(AWAKE, Relaxed);
     }
 
     /// Sleeps announced so far (each may or may not have needed a notification).
