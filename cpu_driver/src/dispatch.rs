@@ -212,6 +212,13 @@ pub fn current() -> Option<Dispatcher> {
     (head != 0).then_some(Dispatcher(PhysAddr(head)))
 }
 
+/// True if a dispatcher other than the running one is runnable.
+#[cfg(target_os = "none")]
+pub fn others_runnable() -> bool {
+    let q = RUN_QUEUE.lock();
+    q.head != 0 && q.head != q.tail
+}
+
 /// Moves the running dispatcher to the back of the queue (its time slice is over).
 pub fn rotate() {
     if let Some(d) = current() {

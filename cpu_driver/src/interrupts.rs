@@ -20,6 +20,88 @@ pub const SGI_PING: u32 = 0;
 /// pending interrupt, so the news itself is the core's state in the boot mailbox.
 pub const SGI_PONG: u32 = 1;
 
+/// SGI a notify capability sends: "one of your ports was woken" (which ones: the core's
+/// `notify_pending` bits in the boot mailbox).
+pub const SGI_NOTIFY: u32 = 2;
+
+/// Notify ports per core.
+pub const NOTIFY_PORTS: u64 = 64;
+
+/// The endpoint each notify port delivers to (an empty slot: the port is unbound), kept
+/// like the interrupt routes' endpoints.
+static PORT_SLOTS: KernelSlots<{ NOTIFY_PORTS as usize }> = KernelSlots::new();
+
+/// Held while a port's slot changes or is used.
+static PORTS: spin::Mutex<()> = spin::Mutex::new(());
+
+/// Notify port `port`'s slot.
+fn port_slot(port: u64) -> Slot {
+    PORT_SLOTS.slot((port % NOTIFY_PORTS) as usize)
+}
+
+/// Capability slots in the kernel's own memory: a static, so one per core (each core has
+/// its own copy of the kernel's writable statics), named by physical address like any
+/// other slot. The cell matters: it puts the static among the writable data; a plain array
+/// of slots would be placed with the read-only data, which every core shares.
+struct KernelSlots<const N: usize>(core::cell::UnsafeCell<[Cte; N]>);
+
+// SAFETY: the slots are only touched through `Slot`s, by this core's kernel, with
+// interrupts masked (the kernel is not re-entered).
+unsafe impl<const N: usize> Sync for KernelSlots<N> {}
+
+impl<const N: usize> KernelSlots<N> {
+    const fn new() -> Self {
+        KernelSlots(core::cell::UnsafeCell::new([const { Cte::EMPTY }; N]))
+    }
+
+    /// Slot `index` (< N), by the physical address of this core's copy.
+    fn slot(&self, index: usize) -> Slot {
+        let va = self.0.get().cast::<Cte>().wrapping_add(index % N) as u64;
+        // The kernel's statics are mapped on every core (each core its own pages).
+        Slot(boot::arch::translate(va).unwrap_or(PhysAddr(0)))
+    }
+}
+
+/// Makes `endpoint` (a copy of it) the receiver of this core's notify port `port`, or
+/// unbinds the port.
+pub fn bind_port(port: u64, endpoint: Option<Slot>) -> Result<(), SysError> {
+    if port >= NOTIFY_PORTS {
+        return Err(SysError::RangeError);
+    }
+    let _ports = PORTS.lock();
+    let slot = port_slot(port);
+    caps::ops::delete(slot);
+    if let Some(endpoint) = endpoint {
+        caps::ops::copy(endpoint, slot)?;
+    }
+    Ok(())
+}
+
+/// Wakes notify port `port` of core `core`: sets its doorbell bit and, if it was not set
+/// already (an IPI for it is then on its way), sends the IPI.
+pub fn notify(core: usize, port: u64) {
+    let bit = 1u64 << (port % NOTIFY_PORTS);
+    // AcqRel: the sender's writes to the channel (made before it invoked the capability)
+    // are visible to the core that takes the bit.
+    if shared::slot(core).notify_pending.fetch_or(bit, Ordering::AcqRel) & bit == 0 {
+        send_ipi(core, SGI_NOTIFY);
+    }
+}
+
+/// This core's ports were woken: tell each bound port's endpoint. A full endpoint misses
+/// the message, which loses nothing: its receiver has messages to take, so it is not
+/// asleep, and it looks at its channels again before it next sleeps.
+fn deliver_notifications() {
+    let pending = shared::slot(crate::core_id()).notify_pending.swap(0, Ordering::AcqRel);
+    let _ports = PORTS.lock();
+    for port in (0..NOTIFY_PORTS).filter(|p| pending & (1 << p) != 0) {
+        let slot = port_slot(port);
+        if !slot.cap().is_null() {
+            let _ = crate::lmp::send(slot, [abi::method::NOTIFIED, port, 0, 0], None);
+        }
+    }
+}
+
 /// The most shared interrupts one core routes to endpoints.
 const MAX_ROUTES: usize = 16;
 
@@ -29,13 +111,11 @@ static ROUTE_INTIDS: spin::Mutex<[u32; MAX_ROUTES]> = spin::Mutex::new([0; MAX_R
 /// The endpoint each route delivers to: a copy of the endpoint capability, kept in the
 /// kernel's own memory but linked in the derivation database like any other, so the
 /// endpoint's memory cannot be retyped while the route exists.
-static ROUTE_SLOTS: [Cte; MAX_ROUTES] = [const { Cte::EMPTY }; MAX_ROUTES];
+static ROUTE_SLOTS: KernelSlots<MAX_ROUTES> = KernelSlots::new();
 
-/// Route slot `index`, by physical address (this core's own copy of the static).
+/// Route slot `index`.
 fn route_slot(index: usize) -> Slot {
-    let va = &ROUTE_SLOTS[index % MAX_ROUTES] as *const Cte as u64;
-    // The kernel's statics are mapped on every core (each core its own pages).
-    Slot(boot::arch::translate(va).unwrap_or(PhysAddr(0)))
+    ROUTE_SLOTS.slot(index)
 }
 
 /// Shared interrupts this core has made an IRQ capability for (one each: copies share it).
@@ -72,6 +152,7 @@ pub fn init(mut gic: Gic, boot_core: bool) -> Result<(), crate::arch::gic::GicEr
     shared::slot(crate::core_id()).gic_target_mask.store(gic.v2_target_mask(), Ordering::Release);
     gic.enable_private(SGI_PING);
     gic.enable_private(SGI_PONG);
+    gic.enable_private(SGI_NOTIFY);
     gic.enable_private(crate::params().timer.virtual_intid);
     timer::arm_next_tick();
     Ok(())
@@ -151,6 +232,7 @@ pub fn handle_irq() {
             id if id == timer_intid => tick(),
             SGI_PING => crate::on_ping(),
             SGI_PONG => crate::report_failed_cores(),
+            SGI_NOTIFY => deliver_notifications(),
             other if deliver_shared(other) => {}
             other => kprintln!("core {}: unexpected interrupt {other}", crate::core_id()),
         }

@@ -79,10 +79,11 @@ fn wait_until(timeout_ms: u64, mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Turns on the counter's event stream, so `wfe` wakes at least every ~260 µs (counter bit
-/// 14 at 62.5 MHz) even if no other core sends an event. CNTKCTL_EL1 (Arm ARM D19.11.15):
-/// EVNTEN bit 2, EVNTI bits 7:4.
+/// 14 at 62.5 MHz) even if no other core sends an event, and lets EL0 read the virtual
+/// counter (programs time things with it; under `-icount` it counts instructions).
+/// CNTKCTL_EL1 (Arm ARM D19.11.15): EL0VCTEN bit 1, EVNTEN bit 2, EVNTI bits 7:4.
 fn enable_event_stream() {
-    let value: u64 = (1 << 2) | (14 << 4);
+    let value: u64 = (1 << 1) | (1 << 2) | (14 << 4);
     // SAFETY: configures this core's event stream only.
     unsafe { core::arch::asm!("msr cntkctl_el1, {}", in(reg) value, options(nostack)) };
 }
@@ -143,7 +144,21 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
     }
     let mut frames = free_memory(&info, fdt_pa, load_pa);
     let cores = params.core_mpidrs.len() as u64;
-    params.ram = take_ram_share(&mut frames, cores);
+    params.boot_channels = take_boot_channels(&mut frames, cores);
+    // Every core's private memory first, then RAM shared out among the cores that have it,
+    // so that each core's parameters can list every core's share.
+    let prepared = prepare_secondaries(&info, &params, &mut frames);
+    let mut sharing = 1 + prepared.iter().filter(|&&area| area != 0).count() as u64;
+    for (core, &area) in prepared.iter().enumerate().take(params.core_mpidrs.len()) {
+        let share = if core == 0 || area != 0 {
+            sharing -= 1;
+            take_ram_share(&mut frames, sharing + 1)
+        } else {
+            PhysRange::default()
+        };
+        params.ram_shares.push(share);
+    }
+    params.ram = params.ram_shares[0];
     let params = PARAMS.call_once(|| params);
     print_banner(&info, tree_source, load_pa);
     kprintln!("core 0: cpu driver online (mpidr {:#x}, entered at EL{entry_el})", arch::mpidr());
@@ -155,7 +170,7 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
     }
 
     arch::context::enable_fp();
-    let started = start_secondaries(&info, params, &mut frames);
+    let started = release_secondaries(&info, params, &prepared);
     wait_until(BRING_UP_TIMEOUT_MS, || shared::slot(0).ticks.load(Ordering::Acquire) >= TICKS_TO_REPORT);
     PROBE.store(0, Ordering::Release);
     shared::slot(0).set_state(CoreState::Ready);
@@ -197,6 +212,18 @@ fn free_memory(info: &BootInfo<'_>, fdt_pa: u64, load_pa: u64) -> BootFrames {
     frames
 }
 
+/// The boot channels: a zeroed page per core but the boot core (`abi::cap::slot::BOOT_CHANNEL`).
+fn take_boot_channels(frames: &mut BootFrames, cores: u64) -> PhysRange {
+    let bytes = cores.saturating_sub(1) * abi::cap::PAGE_SIZE;
+    match frames.alloc(bytes, abi::cap::PAGE_SIZE) {
+        Some(base) if bytes > 0 => {
+            crate::phys::zero(base, bytes);
+            PhysRange::new(base, bytes)
+        }
+        _ => PhysRange::default(),
+    }
+}
+
 /// Each core owns an equal share of the free RAM (at most what is free): the largest
 /// 2 MiB-aligned block up to `1/cores` of it.
 fn take_ram_share(frames: &mut BootFrames, cores: u64) -> PhysRange {
@@ -236,8 +263,21 @@ pub fn start_pending_domain() {
     let archive_frame = (archive_pa, MODULES.0.len() as u64);
     // The console belongs to the boot core's first domain.
     let console = if core == 0 { params.console.as_ref() } else { None };
-    match crate::user_boot::start(params.ram, module.bytes, archive_frame, console, core as u64, core as u16)
-    {
+    let channels = params.boot_channels;
+    let boot_channel = match core {
+        _ if channels.size_bytes == 0 => None,
+        0 => Some((channels.base, channels.size_bytes)),
+        k => Some((channels.base.offset((k as u64 - 1) * abi::cap::PAGE_SIZE), abi::cap::PAGE_SIZE)),
+    };
+    let devices = crate::user_boot::Devices { console, boot_channel };
+    // The first domain's argument: its core id and, on the boot core, which boot module it
+    // starts as init (position in the archive + 1; 0: the one called `init`).
+    let init = match params.init_module.as_str() {
+        "" => 0,
+        name => archive.modules().position(|m| m.name == name).map_or(0, |i| i as u64 + 1),
+    };
+    let arg = core as u64 | if core == 0 { init << 32 } else { 0 };
+    match crate::user_boot::start(params.ram, module.bytes, archive_frame, devices, arg, core as u16) {
         Ok(_) => {}
         Err(e) => kprintln!("core {core}: cannot start `{}`: {e}", module.name),
     }
@@ -340,30 +380,52 @@ fn print_banner(info: &BootInfo<'_>, tree_source: &str, load_pa: u64) {
     );
 }
 
-/// Prepares and releases every core but the boot core; returns the logical ids released.
-fn start_secondaries(
+/// Builds every secondary core's private memory (tables, statics, stacks); returns, by
+/// logical core id, the physical address of each core's private area (0 for the boot core
+/// and for cores that cannot have one, which are reported).
+///
+/// Kept out of line, like [`release_secondaries`]: the boot core's stack is small, and the
+/// frames of these two must not add to the boot entry's.
+#[inline(never)]
+fn prepare_secondaries(
     info: &BootInfo<'_>,
     params: &KernelParams,
     frames: &mut BootFrames,
-) -> ArrayVec<usize, MAX_CPUS> {
-    let cores = params.core_mpidrs.len() as u64;
+) -> [u64; MAX_CPUS] {
     let mmio = mmio_ranges(params);
+    let mut prepared = [0; MAX_CPUS];
+    for (core, &mpidr) in params.core_mpidrs.iter().enumerate().skip(1) {
+        let Some(cpu) = info.cpus.iter().find(|c| c.mpidr == mpidr) else { continue };
+        match boot::arch::prepare_secondary(frames, core, cpu, &info.memory, &mmio) {
+            Ok(percore) => prepared[core] = percore.0,
+            Err(e) => kprintln!("core {core} (mpidr {mpidr:#x}): not started: {e}"),
+        }
+    }
+    prepared
+}
+
+/// Gives each prepared core its parameters and releases it; returns the logical ids released.
+#[inline(never)]
+fn release_secondaries(
+    info: &BootInfo<'_>,
+    params: &KernelParams,
+    prepared: &[u64; MAX_CPUS],
+) -> ArrayVec<usize, MAX_CPUS> {
     let mut started = ArrayVec::new();
     for (core, &mpidr) in params.core_mpidrs.iter().enumerate().skip(1) {
         let Some(cpu) = info.cpus.iter().find(|c| c.mpidr == mpidr) else { continue };
-        let result =
-            boot::arch::prepare_secondary(frames, core, cpu, &info.memory, &mmio).and_then(|percore| {
-                let mut mine = params.clone();
-                mine.ram = take_ram_share(frames, cores - core as u64);
-                // SAFETY: `percore` is the core's fresh private area; nothing runs there yet.
-                unsafe {
-                    boot::arch::private_static(percore, &raw const PARAMS)
-                        .write(spin::Once::initialized(mine));
-                    boot::arch::private_static(percore, &raw const CORE_ID).write(AtomicUsize::new(core));
-                }
-                boot::arch::release_secondary(cpu, info.psci)
-            });
-        match result {
+        if prepared[core] == 0 {
+            continue;
+        }
+        let percore = PhysAddr(prepared[core]);
+        let mut mine = params.clone();
+        mine.ram = params.ram_shares[core];
+        // SAFETY: `percore` is the core's fresh private area; nothing runs there yet.
+        unsafe {
+            boot::arch::private_static(percore, &raw const PARAMS).write(spin::Once::initialized(mine));
+            boot::arch::private_static(percore, &raw const CORE_ID).write(AtomicUsize::new(core));
+        }
+        match boot::arch::release_secondary(cpu, params.psci) {
             Ok(()) => started.push(core),
             Err(e) => kprintln!("core {core} (mpidr {mpidr:#x}): not started: {e}"),
         }

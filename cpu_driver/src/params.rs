@@ -58,9 +58,17 @@ pub struct KernelParams {
     pub image_pa: PhysAddr,
     /// The RAM this core owns: different in each core's copy.
     pub ram: PhysRange,
+    /// Every core's share of RAM, by logical core id (empty for a core that did not start):
+    /// with the boot channels, the memory a monitor may make capabilities to.
+    pub ram_shares: ArrayVec<PhysRange, MAX_CPUS>,
+    /// The boot channels' pages (one per core but the boot core), zeroed by the boot core.
+    pub boot_channels: PhysRange,
     /// The boot module each core starts as its first domain (`flotilla.first=NAME`);
     /// empty for the archive's first module.
     pub first_module: ArrayString<{ abi::modules::NAME_BYTES }>,
+    /// The program the boot core's monitor starts instead of `init`:
+    /// `flotilla.init=NAME` on the command line (empty: `init`).
+    pub init_module: ArrayString<{ abi::modules::NAME_BYTES }>,
 }
 
 impl KernelParams {
@@ -83,7 +91,12 @@ impl KernelParams {
             semihosting: info.bootargs.split_ascii_whitespace().any(|a| a == "flotilla.semihosting"),
             image_pa: PhysAddr(0),
             ram: PhysRange::default(),
+            ram_shares: ArrayVec::new(),
+            boot_channels: PhysRange::default(),
             first_module: bootarg(info.bootargs, "flotilla.first=")
+                .and_then(|name| ArrayString::from(name).ok())
+                .unwrap_or_default(),
+            init_module: bootarg(info.bootargs, "flotilla.init=")
                 .and_then(|name| ArrayString::from(name).ok())
                 .unwrap_or_default(),
         }
@@ -116,10 +129,12 @@ mod tests {
         assert_eq!(params.gic, info.gic);
         assert_eq!(params.timer, info.timer);
         assert_eq!(params.selftest, SelfTest::None);
-        assert!(params.first_module.is_empty());
+        assert!(params.first_module.is_empty() && params.init_module.is_empty());
         assert_eq!(params.psci, info.psci);
         // Filled in per core by the boot core once memory is divided.
         assert_eq!((params.image_pa, params.ram), (PhysAddr(0), PhysRange::default()));
+        assert!(params.ram_shares.is_empty());
+        assert_eq!(params.boot_channels, PhysRange::default());
     }
 
     #[test]
@@ -130,5 +145,15 @@ mod tests {
         let params = KernelParams::new(&info, 0);
         assert_eq!(params.first_module.as_str(), "hello");
         assert!(params.semihosting);
+    }
+
+    #[test]
+    fn the_program_started_as_init_can_be_named_on_the_command_line() {
+        let blob = boot::devicetree::boards::rpi4_fallback();
+        let mut info = boot::devicetree::parse(&blob).unwrap();
+        info.bootargs = "flotilla.init=testsuite";
+        let params = KernelParams::new(&info, 0);
+        assert_eq!(params.init_module.as_str(), "testsuite");
+        assert!(params.first_module.is_empty());
     }
 }

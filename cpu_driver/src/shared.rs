@@ -38,11 +38,19 @@ pub struct CoreSlot {
     pub gic_target_mask: AtomicU32,
     /// Timer ticks this core has taken (written by the owner only).
     pub ticks: AtomicU64,
+    /// Notify ports of this core woken since it last looked, one bit each: the doorbell
+    /// that goes with `interrupts::SGI_NOTIFY` (senders set bits, the owner takes them all).
+    pub notify_pending: AtomicU64,
 }
 
 impl CoreSlot {
     const fn new() -> Self {
-        CoreSlot { state: AtomicU32::new(0), gic_target_mask: AtomicU32::new(0), ticks: AtomicU64::new(0) }
+        CoreSlot {
+            state: AtomicU32::new(0),
+            gic_target_mask: AtomicU32::new(0),
+            ticks: AtomicU64::new(0),
+            notify_pending: AtomicU64::new(0),
+        }
     }
 
     pub fn state(&self) -> CoreState {

@@ -55,7 +55,10 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
         method::IDENTIFY => {
             let header = cap.ctype as u64 | (cap.rights.bits() << 8) | (u64::from(cap.owner) << 16);
             let badge = if cap.ctype == CapType::Endpoint { cap.word0 } else { 0 };
-            Ok(Some(([header, cap.base.0, cap.size, badge, 0, 0, 0], 4)))
+            Ok(Some(([header, cap.base.0, cap.size, badge, target.remote(), 0, 0], 5)))
+        }
+        method::DELETE | method::REVOKE | method::RETYPE if ops::needs_monitor(target, method) => {
+            Err(SysError::RetryThroughMonitor)
         }
         method::COPY => ops::copy(target, slot(d, args[0])?).and_then(|_| none()),
         method::MINT => {
@@ -147,15 +150,7 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             if !dest.cap().is_null() {
                 return Err(SysError::SlotOccupied);
             }
-            let irq = crate::caps::Capability {
-                ctype: CapType::Irq,
-                rights: Rights::ALL,
-                owner: cap.owner,
-                aux: intid,
-                ..crate::caps::Capability::NULL
-            };
-            dest.set_cap(irq);
-            crate::caps::mdb::insert_root(dest);
+            make_irq_cap(dest, intid, cap.owner);
             none()
         }
         method::IRQ_CONNECT if cap.ctype == CapType::Irq => {
@@ -174,8 +169,109 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             crate::user::power_off(args[0]);
             none()
         }
+        method::KERNEL_CORE_INFO if cap.ctype == CapType::Kernel => {
+            let mpidrs = &crate::params().core_mpidrs;
+            let mpidr = *mpidrs.get(args[0] as usize).ok_or(SysError::RangeError)?;
+            Ok(Some(([crate::core_id() as u64, mpidrs.len() as u64, mpidr, 0, 0, 0, 0], 3)))
+        }
+        method::KERNEL_CREATE_CAP if cap.ctype == CapType::Kernel => {
+            let dest = slot(d, args[5])?;
+            create_cap(args, dest)?;
+            none()
+        }
+        method::KERNEL_NOTIFY_CREATE if cap.ctype == CapType::Kernel => {
+            let core =
+                u32::try_from(args[0]).ok().filter(|&c| (c as usize) < crate::params().core_mpidrs.len());
+            let port =
+                u16::try_from(args[1]).ok().filter(|&p| u64::from(p) < crate::interrupts::NOTIFY_PORTS);
+            let (Some(core), Some(port)) = (core, port) else { return Err(SysError::RangeError) };
+            let dest = slot(d, args[2])?;
+            if !dest.cap().is_null() {
+                return Err(SysError::SlotOccupied);
+            }
+            let notify = crate::caps::Capability {
+                ctype: CapType::Notify,
+                rights: Rights::ALL,
+                owner: cap.owner,
+                aux: core,
+                word0: u64::from(port),
+                ..crate::caps::Capability::NULL
+            };
+            dest.set_cap(notify);
+            crate::caps::mdb::insert_root(dest);
+            none()
+        }
+        method::KERNEL_NOTIFY_BIND if cap.ctype == CapType::Kernel => {
+            let endpoint = if args[1] == 0 { None } else { Some(slot(d, args[1])?) };
+            if endpoint.is_some_and(|e| e.cap().ctype != CapType::Endpoint) {
+                return Err(SysError::InvalidCapability);
+            }
+            crate::interrupts::bind_port(args[0], endpoint)?;
+            none()
+        }
+        method::KERNEL_TLB_INVALIDATE if cap.ctype == CapType::Kernel => {
+            let root = slot(d, args[0])?.cap();
+            if root.ctype != CapType::VNodeL0 {
+                return Err(SysError::InvalidCapability);
+            }
+            vspace::invalidate_local(&root, args[1], args[2]);
+            none()
+        }
+        method::KERNEL_SET_REMOTE if cap.ctype == CapType::Kernel => {
+            let of = slot(d, args[0])?;
+            if of.cap().is_null() {
+                return Err(SysError::SlotEmpty);
+            }
+            if args[1] & !method::remote::ALL != 0 {
+                return Err(SysError::InvalidArgument);
+            }
+            ops::set_remote(of, args[1]);
+            none()
+        }
+        method::NOTIFY_SEND if cap.ctype == CapType::Notify => {
+            crate::interrupts::notify(cap.aux as usize, cap.word0);
+            none()
+        }
         _ => Err(SysError::IllegalOperation),
     }
+}
+
+/// [`method::KERNEL_CREATE_CAP`]: `args` = (type, base, size, rights, owner, _).
+fn create_cap(args: [u64; 6], dest: Slot) -> Result<(), SysError> {
+    use abi::cap::PAGE_SIZE;
+    let ty = CapType::from_raw(args[0]).ok_or(SysError::InvalidArgument)?;
+    if !matches!(ty, CapType::Ram | CapType::Frame | CapType::UrpcFrame | CapType::VNodeL0) {
+        return Err(SysError::IllegalOperation);
+    }
+    let (base, size) = (args[1], args[2]);
+    if !base.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
+        return Err(SysError::AlignmentError);
+    }
+    let end = base.checked_add(size).filter(|_| size > 0).ok_or(SysError::RangeError)?;
+    if ty.fixed_size().is_some_and(|fixed| fixed != size) {
+        return Err(SysError::RangeError);
+    }
+    // Only memory given to some core's programs: never the kernel's own.
+    let params = crate::params();
+    let inside = |r: &boot::PhysRange| base >= r.base.0 && end <= r.end().0;
+    if !params.ram_shares.iter().chain([&params.boot_channels]).any(inside) {
+        return Err(SysError::RangeError);
+    }
+    let owner = u16::try_from(args[4])
+        .ok()
+        .filter(|&o| usize::from(o) < params.core_mpidrs.len())
+        .ok_or(SysError::RangeError)?;
+    if !dest.cap().is_null() {
+        return Err(SysError::SlotOccupied);
+    }
+    let mut cap = crate::caps::Capability::memory(ty, boot::PhysAddr(base), size, owner);
+    cap.rights = rights(args[3])?;
+    crate::objects::prepare(&mut cap)?;
+    dest.set_cap(cap);
+    dest.set_remote(0);
+    crate::caps::mdb::insert_root(dest);
+    crate::objects::referenced(&cap);
+    Ok(())
 }
 
 /// Puts a new IRQ capability for `intid` (already claimed) into the empty slot `dest`.

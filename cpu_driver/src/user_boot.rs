@@ -122,15 +122,22 @@ impl Builder {
     }
 }
 
+/// What a first domain gets besides its RAM and the boot modules.
+pub struct Devices<'a> {
+    /// The console UART's registers and interrupt (the boot core's first domain).
+    pub console: Option<&'a boot::bootinfo::UartInfo>,
+    /// The boot channel page(s): physical address and size.
+    pub boot_channel: Option<(PhysAddr, u64)>,
+}
+
 /// Builds the first domain on this core from `module` (an ELF file), with `ram` as all the
 /// memory it owns, read-only access to the boot module archive (`archive`: physical
-/// address and size) and, when given, the console UART's registers and interrupt, and
-/// makes it runnable with `arg` in x0.
+/// address and size) and `devices`, and makes it runnable with `arg` in x0.
 pub fn start(
     ram: PhysRange,
     module: &[u8],
     archive: (PhysAddr, u64),
-    console: Option<&boot::bootinfo::UartInfo>,
+    devices: Devices<'_>,
     arg: u64,
     core: u16,
 ) -> Result<Dispatcher, BootError> {
@@ -228,7 +235,14 @@ pub fn start(
     archive_slot.set_cap(cap);
     mdb::insert_root(archive_slot);
 
-    if let Some(uart) = console {
+    if let Some((base, size)) = devices.boot_channel {
+        let channel = Slot::in_cnode(task_pa, u64::from(slot::BOOT_CHANNEL.l2_index()));
+        let mut cap = Capability::memory(CapType::UrpcFrame, base, size, 0);
+        cap.rights = Rights::READ.union(Rights::WRITE).union(Rights::GRANT);
+        channel.set_cap(cap);
+        mdb::insert_root(channel);
+    }
+    if let Some(uart) = devices.console {
         // The UART's page(s), as a device frame: never cached, never executable.
         let base = uart.regs.base.align_down(PAGE_SIZE);
         let end = uart.regs.end().checked_align_up(PAGE_SIZE).unwrap_or(base.offset(PAGE_SIZE));

@@ -243,6 +243,20 @@ pub fn unmap(slot: Slot) -> bool {
     removed
 }
 
+/// Forgets this core's cached translations of `pages` pages from `vaddr` (every page of the
+/// address space if `pages` is 0) in the address space rooted at the L0 table `root`. The
+/// other half of an unmap on another core, when both cores run this address space: the
+/// unmapping core changed the tables (which both walk) and flushed its own TLB only.
+#[cfg(target_os = "none")]
+pub fn invalidate_local(root: &Capability, vaddr: u64, pages: u64) {
+    let asid = root.aux as u16;
+    if pages == 0 {
+        tlb::flush_asid(asid);
+    } else {
+        tlb::flush_range(asid, vaddr & !(PAGE_SIZE - 1), pages, 3);
+    }
+}
+
 /// Changes the rights of `pages` mapped pages from entry `index` of the level-3 table in
 /// `table_slot`, within the rights of the frame capabilities they were mapped with.
 pub fn modify_flags(table_slot: Slot, index: u64, pages: u64, rights: Rights) -> Result<(), SysError> {
@@ -283,15 +297,18 @@ fn with_rights(desc: u64, rights: Rights) -> Result<u64, SysError> {
     Ok(attrs.leaf_descriptor(paging::descriptor_address(desc), 3) | (desc & paging::SOFTWARE_BITS))
 }
 
-/// TLB maintenance for this core's user address spaces (Arm ARM D8.13). Address spaces
-/// are private to a core, so the non-broadcast forms suffice.
+/// TLB maintenance for this core's user address spaces (Arm ARM D8.13). Only this core's
+/// TLB: the non-broadcast forms. A table write is made visible to the whole inner-shareable
+/// domain (`dsb ishst`) all the same, because an address space spanned over several cores
+/// has its tables walked by all of them; their TLBs are flushed by their own CPU drivers
+/// when their monitors are told (a shootdown by message, not by broadcast).
 mod tlb {
     /// Orders table writes before later translations.
     pub fn sync_tables() {
         #[cfg(target_os = "none")]
         // SAFETY: barriers only.
         unsafe {
-            core::arch::asm!("dsb nshst", "isb", options(nostack, preserves_flags))
+            core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags))
         };
     }
 
@@ -300,7 +317,7 @@ mod tlb {
         #[cfg(target_os = "none")]
         // SAFETY: TLB invalidation by ASID (TLBI ASIDE1); no memory effects.
         unsafe {
-            core::arch::asm!("dsb nshst", "tlbi aside1, {}", "dsb nsh", "isb", in(reg) u64::from(asid) << 48, options(nostack))
+            core::arch::asm!("dsb ishst", "tlbi aside1, {}", "dsb nsh", "isb", in(reg) u64::from(asid) << 48, options(nostack))
         };
         #[cfg(not(target_os = "none"))]
         let _ = asid;
@@ -317,7 +334,7 @@ mod tlb {
         for i in 0..count {
             let operand = (u64::from(asid) << 48) | ((vaddr >> 12) + i);
             // SAFETY: TLB invalidation by VA and ASID (TLBI VAE1); no memory effects.
-            unsafe { core::arch::asm!("dsb nshst", "tlbi vae1, {}", in(reg) operand, options(nostack)) };
+            unsafe { core::arch::asm!("dsb ishst", "tlbi vae1, {}", in(reg) operand, options(nostack)) };
         }
         #[cfg(target_os = "none")]
         // SAFETY: barriers only.

@@ -37,10 +37,13 @@ pub enum CapType {
     Kernel = 13,
     /// A frame shared between cores for a URPC channel.
     UrpcFrame = 14,
+    /// The right to wake a port on one core with an inter-processor interrupt: how a URPC
+    /// sender tells a sleeping receiver on another core that a message is waiting.
+    Notify = 15,
 }
 
 impl CapType {
-    pub const ALL: [CapType; 15] = [
+    pub const ALL: [CapType; 16] = [
         CapType::Null,
         CapType::Ram,
         CapType::Frame,
@@ -56,6 +59,7 @@ impl CapType {
         CapType::Irq,
         CapType::Kernel,
         CapType::UrpcFrame,
+        CapType::Notify,
     ];
 
     pub fn from_raw(raw: u64) -> Option<CapType> {
@@ -77,7 +81,7 @@ impl CapType {
 
     /// True for types whose objects are made by retyping RAM.
     pub const fn is_memory_object(self) -> bool {
-        !matches!(self, CapType::Null | CapType::Irq | CapType::Kernel)
+        !matches!(self, CapType::Null | CapType::Irq | CapType::Kernel | CapType::Notify)
     }
 
     /// True for the translation-table types.
@@ -211,6 +215,14 @@ pub mod slot {
     /// The console UART's interrupt, as an IRQ capability (boot core's first domain only,
     /// when the device tree names the interrupt).
     pub const CONSOLE_IRQ: CapAddr = CapAddr::new(0, 11);
+    /// Monitors only: the frame of the boot channels, one page per core but the boot core,
+    /// zeroed at boot. The boot core's monitor holds all of them (page `k - 1` for core
+    /// `k`), every other core's monitor its own page: the first channel to the boot core,
+    /// over which the monitors set up everything else.
+    pub const BOOT_CHANNEL: CapAddr = CapAddr::new(0, 12);
+    /// An endpoint to this core's monitor, for requests (`crate::monitor`): put in every
+    /// domain by its creator (a spawned program gets a copy of its parent's).
+    pub const MONITOR: CapAddr = CapAddr::new(0, 13);
     /// The boot module archive frame, in the modules CNode (L1 slot 2).
     pub const MODULE_ARCHIVE: CapAddr = CapAddr::new(2, 0);
     /// First slot a program's own slot allocator may use.

@@ -4,7 +4,7 @@
 //! `x2`–`x7` in the order listed; results come back in `x1`–`x7`.
 
 /// `()` → `x1` = type | rights << 8 | owner core << 16, `x2` = physical base, `x3` = size in
-/// bytes, `x4` = badge (endpoints).
+/// bytes, `x4` = badge (endpoints), `x5` = relations on other cores ([`remote`]).
 pub const IDENTIFY: u64 = 0;
 /// `(dest)`: copies the capability into the empty slot `dest`, with the same rights.
 pub const COPY: u64 = 1;
@@ -65,6 +65,50 @@ pub const KERNEL_POWER_OFF: u64 = 64;
 /// On the kernel capability: `(intid, dest)`: makes an IRQ capability for the shared
 /// peripheral interrupt `intid` (32–1019) in the empty slot `dest`.
 pub const KERNEL_IRQ_CREATE: u64 = 65;
+
+/// On the kernel capability: `(core)` → `x1` = this core's id, `x2` = the number of cores
+/// the device tree lists (ids `0..x2`), `x3` = the MPIDR of core `core`.
+pub const KERNEL_CORE_INFO: u64 = 66;
+/// On the kernel capability: `(type, base, size, rights, owner, dest)`: makes a capability
+/// to the object of `type` (RAM, frame, URPC frame or L0 table) at physical `[base, base +
+/// size)` in the empty slot `dest`, owned by core `owner`, as a new root of this core's
+/// derivation database. This is how a monitor turns a capability another core's monitor
+/// sent it (as words in a message) into one of its own; the monitors' protocols, not this
+/// core's database, account for the other copies. The range must be RAM outside the kernel
+/// image; a new L0 table gets an address-space id of this core.
+pub const KERNEL_CREATE_CAP: u64 = 67;
+/// On the kernel capability: `(core, port, dest)`: makes a notify capability for port
+/// `port` (0–63) of core `core` in the empty slot `dest`.
+pub const KERNEL_NOTIFY_CREATE: u64 = 68;
+/// On the kernel capability: `(port, endpoint)`: delivers notifications of this core's port
+/// `port` to `endpoint` as messages `[NOTIFIED, port, 0, 0]`; endpoint 0 unbinds the port.
+pub const KERNEL_NOTIFY_BIND: u64 = 69;
+/// On the kernel capability: `(vnode_l0, vaddr, pages)`: forgets this core's cached
+/// translations of `pages` pages from `vaddr` in the address space rooted at the L0 table
+/// `vnode_l0` (all of them if `pages` is 0). Only this core: a monitor does this when
+/// another core unmapped a page of an address space both cores run (a TLB shootdown).
+pub const KERNEL_TLB_INVALIDATE: u64 = 70;
+/// On the kernel capability: `(cap, relations)`: records on every copy of `cap` on this core
+/// which relations it has on other cores ([`remote`] bits). While any is set, deleting the
+/// last copy on this core, revoking and retyping are refused with `RetryThroughMonitor`.
+pub const KERNEL_SET_REMOTE: u64 = 71;
+
+/// Bits of [`KERNEL_SET_REMOTE`]'s `relations` (returned by [`IDENTIFY`] in `x5`).
+pub mod remote {
+    /// Copies of the object exist on other cores.
+    pub const COPIES: u64 = 1 << 0;
+    /// Objects retyped from it exist on other cores.
+    pub const DESCENDANTS: u64 = 1 << 1;
+    /// It was retyped from memory another core holds capabilities to.
+    pub const ANCESTORS: u64 = 1 << 2;
+    pub const ALL: u64 = COPIES | DESCENDANTS | ANCESTORS;
+}
+
+/// On a notify capability: `()`: wakes the port it names (an IPI to its core).
+pub const NOTIFY_SEND: u64 = 96;
+
+/// Word 0 of the message a notification delivers to the endpoint bound to its port.
+pub const NOTIFIED: u64 = 0x4e4f_5449_4659;
 
 /// On an IRQ capability: `(endpoint)`: delivers the interrupt to `endpoint` on this core as
 /// a message `[intid, 0, 0, 0]` (with that endpoint capability's badge) and enables it.

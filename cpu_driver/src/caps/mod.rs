@@ -149,14 +149,17 @@ pub struct Cte {
     /// Physical address of the previous and next slot in the derivation database (0: none).
     prev: u64,
     next: u64,
-    _reserved: u64,
+    /// Relations of this copy's object on other cores (`abi::method::remote` bits), as the
+    /// monitor recorded them: the kernel sees only its own core's database, so only the
+    /// monitor knows whether deleting, revoking or retyping here is the whole story.
+    remote: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<Cte>() == abi::cap::SLOT_BYTES as usize);
 
 impl Cte {
     /// An empty slot, for slots the kernel keeps in its own (per-core) memory.
-    pub const EMPTY: Cte = Cte { cap: Capability::NULL, prev: 0, next: 0, _reserved: 0 };
+    pub const EMPTY: Cte = Cte { cap: Capability::NULL, prev: 0, next: 0, remote: 0 };
 }
 
 /// A slot, by its physical address.
@@ -177,6 +180,17 @@ impl Slot {
     pub fn set_cap(self, cap: Capability) {
         // SAFETY: as in `cap`.
         unsafe { (*self.cte()).cap = cap }
+    }
+
+    /// The relations on other cores recorded for this copy (`abi::method::remote` bits).
+    pub fn remote(self) -> u64 {
+        // SAFETY: as in `cap`.
+        unsafe { (*self.cte()).remote }
+    }
+
+    pub fn set_remote(self, relations: u64) {
+        // SAFETY: as in `cap`.
+        unsafe { (*self.cte()).remote = relations }
     }
 
     fn prev(self) -> Option<Slot> {

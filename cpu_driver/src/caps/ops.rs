@@ -59,10 +59,13 @@ pub fn mint(src: Slot, dest: Slot, rights: Rights, badge: Option<u64>) -> Result
             }
             cap.word0 = b;
             dest.set_cap(cap);
+            dest.set_remote(0);
             mdb::insert_child(src, None, dest);
         }
         _ => {
             dest.set_cap(cap);
+            // A copy has the same relations elsewhere as its source.
+            dest.set_remote(src.remote());
             mdb::insert_after(src, dest);
         }
     }
@@ -179,6 +182,7 @@ pub fn retype(
         }
         let slot = dest.slot(i);
         slot.set_cap(cap);
+        slot.set_remote(0);
         mdb::insert_child(src, previous, slot);
         crate::objects::referenced(&cap);
         previous = Some(slot);
@@ -207,6 +211,7 @@ fn delete_at_depth(slot: Slot, depth: u32) {
     let last = crate::objects::released(&cap, mdb::is_final(slot));
     mdb::unlink(slot);
     slot.set_cap(Capability::NULL);
+    slot.set_remote(0);
     if !last {
         return;
     }
@@ -217,6 +222,30 @@ fn delete_at_depth(slot: Slot, depth: u32) {
             }
         }
         _ => crate::objects::destroy(&cap),
+    }
+}
+
+/// Records `relations` (`abi::method::remote` bits) on every copy of `slot`'s capability.
+pub fn set_remote(slot: Slot, relations: u64) {
+    for copy in mdb::copies(slot) {
+        copy.set_remote(relations);
+    }
+}
+
+/// Whether a program may carry out `method` (delete, revoke or retype) on `slot` by itself,
+/// or must ask its monitor because the object has relations on other cores that this core's
+/// database cannot see. Deleting a copy that is not this core's last is always local.
+pub fn needs_monitor(slot: Slot, method: u64) -> bool {
+    let relations = slot.remote();
+    match method {
+        abi::method::DELETE => relations != 0 && mdb::is_final(slot),
+        abi::method::REVOKE => {
+            relations & (abi::method::remote::COPIES | abi::method::remote::DESCENDANTS) != 0
+        }
+        abi::method::RETYPE => {
+            relations & (abi::method::remote::COPIES | abi::method::remote::DESCENDANTS) != 0
+        }
+        _ => false,
     }
 }
 

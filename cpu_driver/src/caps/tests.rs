@@ -482,3 +482,33 @@ fn deleting_a_mapped_frame_unmaps_it_and_a_deleted_table_leaves_no_stale_mapping
     assert!(!crate::vspace::unmap(w.slot(21)), "its table is gone: nothing to unmap");
     assert!(w.slot(21).cap().mapping().is_none());
 }
+
+#[test]
+fn remote_relations_send_delete_of_the_last_copy_revoke_and_retype_to_the_monitor() {
+    use abi::method::{remote, DELETE, RETYPE, REVOKE};
+    let w = world(256 * 1024);
+    w.retype(0, CapType::Ram, PAGE_SIZE * 4, 0, 1, 10).unwrap();
+    let ram = w.slot(10);
+    assert!(!ops::needs_monitor(ram, DELETE) && !ops::needs_monitor(ram, REVOKE));
+    ops::set_remote(ram, remote::COPIES);
+    for method in [DELETE, REVOKE, RETYPE] {
+        assert!(ops::needs_monitor(ram, method), "method {method}");
+    }
+    // A local copy inherits the relations; deleting one of two local copies stays local.
+    ops::copy(ram, w.slot(11)).unwrap();
+    assert_eq!(w.slot(11).remote(), remote::COPIES);
+    assert!(!ops::needs_monitor(w.slot(11), DELETE));
+    ops::delete(w.slot(11));
+    assert!(ops::needs_monitor(ram, DELETE), "now the last copy here");
+    // Descendants elsewhere block revoke and retype, not a delete of a copy that has
+    // others; an ancestor elsewhere only matters for the last copy's delete.
+    ops::set_remote(ram, remote::ANCESTORS);
+    assert!(!ops::needs_monitor(ram, REVOKE) && !ops::needs_monitor(ram, RETYPE));
+    assert!(ops::needs_monitor(ram, DELETE));
+    // The monitor clears them and the operations are local again; a deleted slot forgets.
+    ops::set_remote(ram, 0);
+    assert!(!ops::needs_monitor(ram, DELETE));
+    ops::set_remote(ram, remote::ALL);
+    ops::delete(ram);
+    assert_eq!(ram.remote(), 0);
+}

@@ -96,14 +96,14 @@ pub fn device_frames_are_never_made_from_ram(env: &Env) -> Outcome {
 }
 
 pub fn types_without_memory_are_never_made_by_retype(env: &Env) -> Outcome {
-    for ty in [CapType::Null, CapType::Irq, CapType::Kernel] {
+    for ty in [CapType::Null, CapType::Irq, CapType::Kernel, CapType::Notify] {
         expect_err(retype(env.ram, ty, 0, 0, 1, scratch(0)), SysError::IllegalOperation)?;
     }
     Ok(())
 }
 
 pub fn unknown_type_numbers_are_invalid_arguments(env: &Env) -> Outcome {
-    for ty in [15, 99, 256, u64::MAX] {
+    for ty in [16, 99, 256, u64::MAX] {
         expect_err(retype_with_type_number(env.ram, ty, 0, 0, 1, scratch(0)), SysError::InvalidArgument)?;
     }
     Ok(())
