@@ -177,7 +177,7 @@ pub extern "C" fn kernel_primary_main(fdt_pa: u64, load_pa: u64, entry_el: u64) 
     let joined = gather(&started);
     let (locks, waits) = shared::CONSOLE_LOCK.counts();
     kprintln!(
-        "all {joined} cores online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
+        "all {joined} cpu drivers online ({} in the device tree; console lock taken {locks} times, {waits} waits)",
         info.cpus.len()
     );
     // A second ping tells each core to go on: start its first domain, or run the self-test

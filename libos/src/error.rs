@@ -42,6 +42,10 @@ pub enum Error {
     BadElf(ElfError),
     /// More memory in one piece than the operation can handle.
     TooLarge,
+    /// This core's monitor could not do what was asked (`crate::monitor::status` code).
+    Monitor(u64),
+    /// A URPC channel frame is not one (misaligned or of a size no ring layout has).
+    BadChannelFrame,
 }
 
 impl From<SysError> for Error {
@@ -67,6 +71,10 @@ impl fmt::Display for Error {
             Error::NoSuchModule => f.write_str("no boot module of that name"),
             Error::BadElf(e) => write!(f, "{e}"),
             Error::TooLarge => f.write_str("too large for one operation"),
+            Error::Monitor(code) => {
+                write!(f, "the monitor refused: {}", crate::monitor::status::describe(*code))
+            }
+            Error::BadChannelFrame => f.write_str("not a usable URPC channel frame"),
         }
     }
 }

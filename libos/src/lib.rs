@@ -19,6 +19,9 @@
 //! - [`heap`] (cargo feature `heap`, on by default): the global allocator, which grows by
 //!   mapping memory through `paging`, so `alloc`'s `Vec` and `Box` work;
 //! - [`lmp`]: same-core messages through endpoints;
+//! - `urpc`: channels to other cores (the `channels` crate's rings on a shared frame, a
+//!   notify capability to wake the peer), and `kernel`: the monitor's privileged
+//!   invocations;
 //! - [`spawn`]: starting another program from a boot module (or any ELF file) as a child
 //!   domain, and hearing of its end;
 //! - `user.ld` (next to this crate's `Cargo.toml`): the linker script that lays every
@@ -75,14 +78,19 @@ pub mod cap;
 pub mod cspace;
 #[cfg(all(feature = "heap", any(test, target_os = "none")))]
 pub mod heap;
+#[cfg(target_os = "none")]
+pub mod kernel;
 #[cfg(any(test, target_os = "none"))]
 pub mod lmp;
+pub mod monitor;
 #[cfg(any(test, target_os = "none"))]
 pub mod paging;
 #[cfg(any(test, target_os = "none"))]
 pub mod ram;
 #[cfg(any(test, target_os = "none"))]
 pub mod spawn;
+#[cfg(target_os = "none")]
+pub mod urpc;
 
 #[cfg(target_os = "none")]
 mod entry;

@@ -127,11 +127,13 @@ pub struct SpawnOptions {
     pub ram_bytes: u64,
     /// An endpoint to put in the child's PARENT_ENDPOINT slot.
     pub parent_endpoint: Option<EndpointCap>,
+    /// The endpoint to put in the child's MONITOR slot; `None`: a copy of the parent's own.
+    pub monitor_endpoint: Option<EndpointCap>,
 }
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        SpawnOptions { arg: 0, ram_bytes: DEFAULT_CHILD_RAM, parent_endpoint: None }
+        SpawnOptions { arg: 0, ram_bytes: DEFAULT_CHILD_RAM, parent_endpoint: None, monitor_endpoint: None }
     }
 }
 
@@ -209,6 +211,14 @@ pub fn spawn(name: &str, arg: u64) -> Result<Child, Error> {
 #[cfg(target_os = "none")]
 pub fn spawn_with(name: &str, options: SpawnOptions) -> Result<Child, Error> {
     spawn_elf(boot_module(name)?, options)
+}
+
+/// The name of boot module `index` (in archive order), if there is one.
+#[cfg(target_os = "none")]
+pub fn module_name(index: usize) -> Option<&'static str> {
+    let archive = abi::modules::Archive::new(archive().ok()?)?;
+    let name = archive.modules().nth(index).map(|m| m.name);
+    name
 }
 
 /// The bytes of the boot module `name`, in the archive (mapped read-only on first use).
@@ -456,6 +466,14 @@ fn build(
     free_ram.copy_to(scratch.in_task(slot::INITIAL_RAM)?)?;
     if let Some(endpoint) = options.parent_endpoint {
         endpoint.0.copy_to(scratch.in_task(slot::PARENT_ENDPOINT)?)?;
+    }
+    // The child asks the same monitor as its parent (a program without one passes none).
+    match options.monitor_endpoint {
+        Some(monitor) => monitor.0.copy_to(scratch.in_task(slot::MONITOR)?)?,
+        None => match CapRef(slot::MONITOR).copy_to(scratch.in_task(slot::MONITOR)?) {
+            Ok(()) | Err(Error::Sys(abi::SysError::SlotEmpty)) => {}
+            Err(e) => return Err(e),
+        },
     }
     with_modules_installed(modules, |l1| {
         CapRef(slot::MODULE_ARCHIVE).copy_to(CapRef(CapAddr::new(l1, slot::MODULE_ARCHIVE.l2_index())))

@@ -29,7 +29,8 @@ pub fn is_whole_line(line: &str) -> bool {
     (known_prefix || core_line) && !line.contains('\u{fffd}')
 }
 
-/// Waits for `all N cores online` and checks the bring-up of each of the `cores` cores:
+/// Waits for `all N cores online` (printed by the boot core's monitor once every core's
+/// monitor joined the mesh) and checks the bring-up of each of the `cores` cores:
 /// one `cpu driver online` line each, a timer tick, an answered IPI, and the same kernel
 /// static holding each core's own id. Also checks every line is whole and nothing faulted.
 pub fn expect_all_online(boot: &Boot, cores: usize) -> Bringup {
@@ -76,9 +77,10 @@ pub fn expect_all_online(boot: &Boot, cores: usize) -> Bringup {
     if lines.iter().any(|l| l.contains(&format!("core {cores}: "))) {
         fail(format!("a core numbered {cores} or above came up"));
     }
-    // The kernel's own lines come first; user programs may print after `all N cores
+    // The kernel's own lines come first; user programs may print after `all N cpu drivers
     // online`, and their lines must not carry a second core's kernel prefix either.
-    let online = lines.iter().position(|l| l.starts_with("all ") && l.contains("cores online")).unwrap_or(0);
+    let online =
+        lines.iter().position(|l| l.starts_with("all ") && l.contains("cpu drivers online")).unwrap_or(0);
     if let Some(bad) = lines[..=online].iter().find(|l| !is_whole_line(l)) {
         fail(format!("console line is not one whole line: `{bad}`"));
     }
@@ -100,7 +102,7 @@ mod tests {
     #[test]
     fn interleaved_lines_are_not_whole() {
         assert!(is_whole_line("core 3: cpu driver online (mpidr 0x3, entered at EL1)"));
-        assert!(is_whole_line("all 4 cores online (4 in the device tree)"));
+        assert!(is_whole_line("all 4 cpu drivers online (4 in the device tree)"));
         assert!(!is_whole_line("core 3: cpu drivcore 2: cpu driver online"));
         assert!(!is_whole_line("er online (mpidr 0x3)"));
     }

@@ -564,7 +564,12 @@ pub struct Spawned(Option<Child>);
 /// PARENT_ENDPOINT slot.
 #[track_caller]
 pub fn spawn(role: Role, param: u32, parent_endpoint: Option<EndpointCap>) -> Result<Spawned, Failure> {
-    let options = SpawnOptions { arg: role.arg(param), ram_bytes: CHILD_RAM_BYTES, parent_endpoint };
+    let options = SpawnOptions {
+        arg: role.arg(param),
+        ram_bytes: CHILD_RAM_BYTES,
+        parent_endpoint,
+        ..Default::default()
+    };
     expect_ok(libos::spawn::spawn_with("testsuite", options)).map(|child| Spawned(Some(child)))
 }
 

@@ -87,6 +87,12 @@ fn main(arg: u64) -> u64 {
     if let Some((role, param)) = child::role_of(arg) {
         return child::run(role, param);
     }
+    if arg & libos::monitor::INIT_ARG != 0 {
+        // Started by the boot core's monitor as init: the system suite.
+        let status = framework::run(&tests::SYSTEM);
+        let _ = libos::monitor::power_off(status);
+        return status;
+    }
     let core = arg;
     if core != 0 {
         return 0;

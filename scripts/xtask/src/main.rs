@@ -18,8 +18,10 @@ commands:
       --icount            count guest instructions deterministically
       --gdb               wait for gdb on localhost:1234 (see README)
   test                           run every test: host unit tests and QEMU boots
-  testsuite [--board B] [--smp N] [--gic 2|3]
-                                 boot the in-OS test suite; its exit status is the suite's
+  testsuite [--board B] [--smp N] [--gic 2|3] [--suite kernel|system|all]
+                                 boot the in-OS test suites (all: the kernel suite as the
+                                 first program, then the system suite under the monitors);
+                                 fails if any test does
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager
   setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
   rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/
@@ -45,7 +47,10 @@ fn run() -> Result<ExitCode> {
             println!("{}", built.image.display());
         }
         "run" => return run_qemu(&parse_machine(rest)?),
-        "testsuite" => return run_testsuite(parse_machine(rest)?),
+        "testsuite" => {
+            let (suites, rest) = take_option(rest, "--suite")?;
+            return run_testsuites(parse_machine(&rest)?, suites.as_deref().unwrap_or("all"));
+        }
         "test" => return run_tests(),
         "qemu-setup" => setup::qemu_setup()?,
         "setup" => {
@@ -117,11 +122,46 @@ fn run_qemu(machine: &Machine) -> Result<ExitCode> {
     Ok(exit_code(status))
 }
 
-/// Boots with the test suite as the first program and relays its output; QEMU's exit
-/// status is the suite's (0 only if every test passed).
-fn run_testsuite(mut machine: Machine) -> Result<ExitCode> {
+/// Runs the suites `which` names (`kernel`, `system` or `all`), one boot each; fails with
+/// the first failing suite's status.
+fn run_testsuites(machine: Machine, which: &str) -> Result<ExitCode> {
+    let suites: &[&str] = match which {
+        "kernel" => &["flotilla.first=testsuite"],
+        "system" => &["flotilla.init=testsuite"],
+        "all" => &["flotilla.first=testsuite", "flotilla.init=testsuite"],
+        other => bail!("unknown suite `{other}` (kernel, system or all)"),
+    };
+    for how in suites {
+        let status = run_testsuite(machine.clone(), how)?;
+        if status != ExitCode::SUCCESS {
+            return Ok(status);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The value of `--name VALUE` in `args`, and the other arguments.
+fn take_option(args: &[String], name: &str) -> Result<(Option<String>, Vec<String>)> {
+    let mut rest = Vec::new();
+    let mut value = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == name {
+            value = Some(args.next().with_context(|| format!("{name} needs a value"))?.clone());
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    Ok((value, rest))
+}
+
+/// Boots with the test suite started as `how` says (`flotilla.first=testsuite`: as the
+/// first program, the kernel suite; `flotilla.init=testsuite`: by the boot core's monitor,
+/// the system suite) and relays its output; QEMU's exit status is the suite's (0 only if
+/// every test passed).
+fn run_testsuite(mut machine: Machine, how: &str) -> Result<ExitCode> {
     machine.semihosting = true;
-    let first = "flotilla.first=testsuite";
+    let first = how;
     machine.append = Some(match machine.append.take() {
         Some(more) => format!("{first} {more}"),
         None => first.to_string(),

@@ -59,7 +59,7 @@ pub fn spawning_a_module_that_does_not_exist_is_no_such_module(_env: &Env) -> Ou
 
 pub fn a_child_needing_more_ram_than_there_is_is_refused_and_nothing_is_kept(_env: &Env) -> Outcome {
     let before = LibosUsage::now();
-    let options = SpawnOptions { arg: Role::Exit.arg(0), ram_bytes: 1 << 40, parent_endpoint: None };
+    let options = SpawnOptions { arg: Role::Exit.arg(0), ram_bytes: 1 << 40, ..Default::default() };
     let refused = spawn::spawn_with("testsuite", options).map(Spawned::adopt).map(drop);
     expect_err(refused, Error::OutOfRam)?;
     expect_eq(LibosUsage::now(), before)

@@ -19,6 +19,7 @@ mod lmp;
 mod preempt;
 mod retype;
 mod syscall;
+mod system;
 mod vspace;
 
 use crate::framework::{Suite, Test};
@@ -35,6 +36,20 @@ macro_rules! tests {
 /// libos from the heap, through children and what they may do wrong, to messages, ELF
 /// files, and children that must be stopped.
 pub const SUITE: Suite = Suite { bare: BARE, with_libos: WITH_LIBOS };
+
+/// The system suite (`system`), run when the boot core's monitor starts the program as init.
+pub const SYSTEM: Suite = Suite {
+    bare: &[],
+    with_libos: tests![
+        system::the_monitor_of_every_core_answers_pings,
+        system::pings_to_a_core_that_is_not_a_member_are_refused,
+        system::streams_of_every_size_arrive_whole_once_and_in_order,
+        system::every_replica_agrees_after_boot,
+        system::ram_from_the_monitor_can_be_used_and_given_back,
+        system::a_core_out_of_ram_gets_regions_from_other_cores,
+        system::bad_requests_to_the_monitor_are_refused_and_change_nothing,
+    ],
+};
 
 const BARE: &[Test] = tests![
     identify::identify_reports_type_rights_owner_base_size_and_badge,

@@ -1,0 +1,305 @@
+//! The monitor's service loop: messages from other monitors and requests from this core's
+//! programs, one at a time, sleeping when there are none.
+//!
+//! Requests that need other cores (a consistency check, a measurement) wait for their
+//! answers here, in [`Monitor::wait_for`], which goes on serving every other message
+//! meanwhile: two monitors waiting on each other still answer each other.
+
+use crate::memory::RamService;
+use crate::mesh::Mesh;
+use crate::wire;
+use alloc::vec::Vec;
+use libos::cap::{CapRef, EndpointCap};
+use libos::lmp::Endpoint;
+use libos::monitor::{op, status};
+use replica::CoreId;
+
+/// How long a request waits for another monitor, in counter ticks.
+fn answer_timeout_ticks() -> u64 {
+    2 * crate::clock::frequency_hz()
+}
+
+pub struct Monitor {
+    mesh: Mesh,
+    endpoint: Endpoint,
+    memory: RamService,
+    /// Per sending core, the stream being received: (messages intact, next sequence).
+    streams: Vec<(u64, u64)>,
+    next_token: u64,
+}
+
+impl Monitor {
+    pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService) -> Monitor {
+        let cores = mesh.cores;
+        let mut monitor =
+            Monitor { mesh, endpoint, memory, streams: alloc::vec![(0, 0); cores], next_token: 1 };
+        let effects = monitor.memory.announce();
+        monitor.send_memory(effects);
+        monitor
+    }
+
+    pub fn run(mut self) -> u64 {
+        loop {
+            self.serve_monitors();
+            if self.mesh.announce_sleep() {
+                // Woken by a notification (a peer sent something) or a program's request.
+                match self.endpoint.cap().receive() {
+                    Ok(request) if request.words[0] == libos::abi::method::NOTIFIED => {}
+                    Ok(request) => {
+                        self.mesh.end_sleep();
+                        self.on_program_request(request.words, request.cap);
+                        continue;
+                    }
+                    Err(e) => libos::println!("monitor: core {}: receive failed: {e}", self.mesh.me),
+                }
+            }
+            self.mesh.end_sleep();
+        }
+    }
+
+    /// Handles every message that has arrived from other monitors.
+    fn serve_monitors(&mut self) {
+        for (from, message) in core::mem::take(&mut self.mesh.backlog) {
+            self.on_monitor_message(from, &message);
+        }
+        let mut message = Vec::new();
+        while let Some((from, words)) = self.mesh.poll() {
+            message.clear();
+            message.extend_from_slice(words);
+            self.on_monitor_message(from, &message);
+        }
+    }
+
+    /// Serves other monitors until `done` accepts a message, or the time is up (false).
+    fn wait_for(&mut self, mut done: impl FnMut(usize, &[u64]) -> bool) -> bool {
+        let deadline = crate::clock::now().saturating_add(answer_timeout_ticks());
+        let mut message = Vec::new();
+        loop {
+            while let Some((from, words)) = self.mesh.poll() {
+                message.clear();
+                message.extend_from_slice(words);
+                if done(from, &message) {
+                    return true;
+                }
+                self.on_monitor_message(from, &message);
+            }
+            if crate::clock::now() > deadline {
+                return false;
+            }
+            self.mesh.pause();
+        }
+    }
+
+    fn on_monitor_message(&mut self, from: usize, words: &[u64]) {
+        match *words {
+            [wire::PING, sequence] => self.send(from, &[wire::PONG, sequence]),
+            [wire::STREAM, sequence, ref payload @ ..] => {
+                let intact = payload.iter().enumerate().all(|(i, &w)| w == stream_word(sequence, i));
+                let (received, next) = &mut self.streams[from];
+                if intact && sequence == *next {
+                    *received += 1;
+                }
+                *next = sequence + 1;
+            }
+            [wire::STREAM_DONE, _] => {
+                let (received, _) = core::mem::take(&mut self.streams[from]);
+                self.send(from, &[wire::STREAM_DONE, received]);
+            }
+            [wire::DIGEST_REQUEST, token] => {
+                let digest = self.memory.digest();
+                let settled = u64::from(self.memory.is_settled(self.mesh.members));
+                self.send(from, &[wire::DIGEST, token, digest, settled]);
+            }
+            [wire::MEMORY, ref rest @ ..] => match replica::memory::Msg::decode(rest) {
+                Ok(msg) => match self.memory.receive(CoreId(from as u8), &msg) {
+                    Ok(effects) => self.send_memory(effects),
+                    Err(e) => libos::println!(
+                        "monitor: core {}: memory message from core {from}: {e:?}",
+                        self.mesh.me
+                    ),
+                },
+                Err(e) => libos::println!(
+                    "monitor: core {}: undecodable memory message from core {from}: {e:?}",
+                    self.mesh.me
+                ),
+            },
+            // A pair the boot core introduced after this monitor's bring-up gave up waiting.
+            [wire::CONNECT, peer, base] if from == 0 && (peer as usize) < self.mesh.cores => {
+                let peer = peer as usize;
+                match crate::mesh::connect(&mut self.mesh, peer, base) {
+                    Ok(()) => self.send(peer, &[wire::HELLO, self.mesh.me as u64]),
+                    Err(e) => libos::println!(
+                        "monitor: core {}: cannot open a channel to core {peer}: {e}",
+                        self.mesh.me
+                    ),
+                }
+            }
+            [wire::MEMBERS, members] if from == 0 => self.mesh.members = members,
+            // Late answers to requests that timed out.
+            [wire::HELLO, ..] | [wire::JOINED] | [wire::PONG, _] | [wire::DIGEST, ..] => {}
+            _ => libos::println!(
+                "monitor: core {}: unexpected message from core {from}: {:x?}",
+                self.mesh.me,
+                &words[..words.len().min(4)]
+            ),
+        }
+    }
+
+    fn send(&mut self, to: usize, words: &[u64]) {
+        match self.mesh.send(to, words) {
+            Ok(()) => {}
+            // A core whose monitor never joined hears nothing; the protocols leave it out.
+            Err(crate::mesh::SendError::NoChannel) if self.mesh.members & (1 << to) == 0 => {}
+            Err(e) => libos::println!(
+                "monitor: core {}: cannot send to the monitor of core {to} ({e})",
+                self.mesh.me
+            ),
+        }
+    }
+
+    /// Sends the memory protocol's messages and answers the programs whose requests it
+    /// finished.
+    fn send_memory(&mut self, effects: crate::memory::Outcome) {
+        for (to, msg) in effects.messages {
+            let mut words = alloc::vec![wire::MEMORY];
+            msg.encode(&mut words);
+            self.send(usize::from(to.0), &words);
+        }
+        for (reply, answer, cap) in effects.replies {
+            answer_program(reply, answer, cap);
+        }
+    }
+
+    fn on_program_request(&mut self, words: [u64; 4], reply: Option<CapRef>) {
+        let Some(reply) = reply else {
+            // Nowhere to answer: a program that does not follow the protocol.
+            return;
+        };
+        let reply = EndpointCap(reply);
+        let [request, a, b, c] = words;
+        let me = self.mesh.me;
+        let answer: Result<([u64; 3], Option<CapRef>), u64> = match request {
+            op::RAM_ALLOC => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let outcome = self.memory.alloc(a, reply, token);
+                self.send_memory(outcome);
+                // Answered by `send_memory`, now or when another core has given memory.
+                return;
+            }
+            op::RAM_FREE => self.memory.free(a).map(|()| ([0; 3], None)),
+            op::CHECK => Ok((self.check(), None)),
+            op::MEM_INFO => self.memory.info(a).map(|(owned, free)| ([owned, free, 0], None)),
+            op::PING if self.is_peer(a) => self.ping(a as usize, b).map(|ticks| ([ticks, 0, 0], None)),
+            op::STREAM if self.is_peer(a) => {
+                self.stream(a as usize, b, c as usize).map(|(ticks, got)| ([ticks, got, 0], None))
+            }
+            op::PING | op::STREAM => Err(status::BAD_CORE),
+            op::POWER_OFF => libos::kernel::power_off(a).map(|()| ([0; 3], None)).map_err(|_| status::FAILED),
+            _ => Err(status::BAD_REQUEST),
+        };
+        let _ = me;
+        match answer {
+            Ok((values, cap)) => answer_program(reply, [status::OK, values[0], values[1], values[2]], cap),
+            Err(code) => answer_program(reply, [code, 0, 0, 0], None),
+        }
+    }
+
+    fn is_peer(&self, core: u64) -> bool {
+        (core as usize) < self.mesh.cores && self.mesh.peers().any(|p| p == core as usize)
+    }
+
+    /// Compares every member's replicas with this one's: `[members, divergent, digest]`.
+    ///
+    /// Replicas agree only once the messages that change them have arrived everywhere, so
+    /// each member says whether it is *settled* (every member's announcement applied, no
+    /// transfer of its own in progress) along with its digest; the check repeats until all
+    /// are settled, or the time is up (then the unsettled count as divergent).
+    fn check(&mut self) -> [u64; 3] {
+        let deadline = crate::clock::now().saturating_add(answer_timeout_ticks());
+        let peers: Vec<usize> = self.mesh.peers().collect();
+        let expected = peers.iter().fold(0u64, |m, &p| m | 1 << p);
+        loop {
+            let token = self.next_token;
+            self.next_token += 1;
+            // Serve what has arrived first: this core's own replica may be behind too.
+            self.serve_monitors();
+            let digest = self.memory.digest();
+            let mut settled = u64::from(self.memory.is_settled(self.mesh.members)) << self.mesh.me;
+            for &peer in &peers {
+                self.send(peer, &[wire::DIGEST_REQUEST, token]);
+            }
+            let (mut answered, mut differ) = (0u64, 0u64);
+            self.wait_for(|from, words| {
+                if let [wire::DIGEST, t, theirs, their_settled] = *words {
+                    if t == token {
+                        answered |= 1 << from;
+                        differ |= u64::from(theirs != digest) << from;
+                        settled |= u64::from(their_settled == 1) << from;
+                    }
+                }
+                answered == expected
+            });
+            let all = expected | 1 << self.mesh.me;
+            if settled == all || crate::clock::now() > deadline {
+                let divergent = differ | (expected & !answered) | (all & !settled);
+                return [self.mesh.members, divergent, digest];
+            }
+            self.mesh.pause();
+        }
+    }
+
+    /// `rounds` ping-pongs with `core`, one at a time: the counter ticks they took.
+    fn ping(&mut self, core: usize, rounds: u64) -> Result<u64, u64> {
+        let start = crate::clock::now();
+        for sequence in 0..rounds {
+            self.send(core, &[wire::PING, sequence]);
+            let answered = self.wait_for(|from, words| from == core && *words == [wire::PONG, sequence]);
+            if !answered {
+                return Err(status::TIMEOUT);
+            }
+        }
+        Ok(crate::clock::now() - start)
+    }
+
+    /// Streams `messages` messages of `words` words (at least the sequence number) to `core`
+    /// and asks how many arrived intact: `(ticks, intact)`.
+    fn stream(&mut self, core: usize, messages: u64, words: usize) -> Result<(u64, u64), u64> {
+        let words = words.clamp(1, channels::layout::MAX_MESSAGE_WORDS - 1);
+        let start = crate::clock::now();
+        let mut message = Vec::with_capacity(words + 1);
+        for sequence in 0..messages {
+            message.clear();
+            message.extend_from_slice(&[wire::STREAM, sequence]);
+            message.extend((0..words - 1).map(|i| stream_word(sequence, i)));
+            self.send(core, &message);
+        }
+        self.send(core, &[wire::STREAM_DONE, messages]);
+        let mut intact = None;
+        self.wait_for(|from, words| match *words {
+            [wire::STREAM_DONE, got] if from == core => {
+                intact = Some(got);
+                true
+            }
+            _ => false,
+        });
+        let ticks = crate::clock::now() - start;
+        intact.map(|got| (ticks, got)).ok_or(status::TIMEOUT)
+    }
+}
+
+/// Word `i` of stream message `sequence`'s payload: different in every message and place,
+/// so a lost, repeated, reordered or torn message shows.
+fn stream_word(sequence: u64, i: usize) -> u64 {
+    sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64).wrapping_mul(0xff51_afd7_ed55_8ccd)
+}
+
+/// Sends a program its answer (and the capability, which the monitor then deletes: the
+/// program has its copy), and drops the reply endpoint capability.
+pub fn answer_program(reply: EndpointCap, answer: [u64; 4], cap: Option<CapRef>) {
+    if let Err(e) = reply.send(answer, cap) {
+        libos::println!("monitor: cannot answer a program: {e}");
+    }
+    let _ = reply.cap().delete();
+    libos::cspace::free_slot(reply.cap());
+}
