@@ -22,9 +22,11 @@ pub mod op {
     /// `[core]` → `[owned bytes, free bytes]`: core `core`'s memory as this core's replica
     /// sees it.
     pub const MEM_INFO: u64 = 5;
-    /// `[core, messages, words]` → `[ticks, received]`: this monitor streams `messages`
-    /// messages of `words` words to `core`'s monitor, which checks each and says how many
-    /// arrived intact.
+    /// `[core, messages, words]` → `[ticks, intact, latency]`: this monitor streams
+    /// `messages` messages of `words` words (3 at least: tag, sequence, time sent) to
+    /// `core`'s monitor as fast as the channel takes them; that monitor checks each and says
+    /// how many arrived intact and in order, and the sum of their one-way latencies (counter
+    /// ticks from sending to receiving). `ticks` is the whole stream, as the sender saw it.
     pub const STREAM: u64 = 6;
     /// `[status]`: powers the machine off (QEMU exits with `status` under semihosting).
     pub const POWER_OFF: u64 = 7;
@@ -119,10 +121,21 @@ mod client {
         Ok(call([op::PING, core, rounds, 0])?.0[0])
     }
 
-    /// `(ticks, messages received intact)` for a stream to `core`.
-    pub fn stream(core: u64, messages: u64, words: u64) -> Result<(u64, u64), Error> {
-        let ([ticks, received, _], _) = call([op::STREAM, core, messages, words])?;
-        Ok((ticks, received))
+    /// A stream to `core` (see [`op::STREAM`]).
+    pub fn stream(core: u64, messages: u64, words: u64) -> Result<StreamResult, Error> {
+        let ([ticks, intact, latency_ticks], _) = call([op::STREAM, core, messages, words])?;
+        Ok(StreamResult { ticks, intact, latency_ticks })
+    }
+
+    /// What a stream measured.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct StreamResult {
+        /// Counter ticks for the whole stream, from the first send to the receiver's answer.
+        pub ticks: u64,
+        /// Messages that arrived intact and in order.
+        pub intact: u64,
+        /// One-way latencies (sending to receiving), summed, in counter ticks.
+        pub latency_ticks: u64,
     }
 
     /// Powers the machine off with `status`.

@@ -19,20 +19,36 @@ fn answer_timeout_ticks() -> u64 {
     2 * crate::clock::frequency_hz()
 }
 
+/// A stream being received from one core.
+#[derive(Clone, Copy, Default)]
+struct StreamIn {
+    /// Messages that arrived intact and in order.
+    intact: u64,
+    /// The sequence number the next message should have.
+    next: u64,
+    /// Counter ticks from each message's sending to its receiving, summed.
+    latency_ticks: u64,
+}
+
 pub struct Monitor {
     mesh: Mesh,
     endpoint: Endpoint,
     memory: RamService,
-    /// Per sending core, the stream being received: (messages intact, next sequence).
-    streams: Vec<(u64, u64)>,
+    /// Per sending core, the stream being received.
+    streams: Vec<StreamIn>,
     next_token: u64,
 }
 
 impl Monitor {
     pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService) -> Monitor {
         let cores = mesh.cores;
-        let mut monitor =
-            Monitor { mesh, endpoint, memory, streams: alloc::vec![(0, 0); cores], next_token: 1 };
+        let mut monitor = Monitor {
+            mesh,
+            endpoint,
+            memory,
+            streams: alloc::vec![StreamIn::default(); cores],
+            next_token: 1,
+        };
         let effects = monitor.memory.announce();
         monitor.send_memory(effects);
         monitor
@@ -93,17 +109,19 @@ impl Monitor {
     fn on_monitor_message(&mut self, from: usize, words: &[u64]) {
         match *words {
             [wire::PING, sequence] => self.send(from, &[wire::PONG, sequence]),
-            [wire::STREAM, sequence, ref payload @ ..] => {
+            [wire::STREAM, sequence, sent_at, ref payload @ ..] => {
+                let now = crate::clock::now();
                 let intact = payload.iter().enumerate().all(|(i, &w)| w == stream_word(sequence, i));
-                let (received, next) = &mut self.streams[from];
-                if intact && sequence == *next {
-                    *received += 1;
+                let stream = &mut self.streams[from];
+                if intact && sequence == stream.next {
+                    stream.intact += 1;
                 }
-                *next = sequence + 1;
+                stream.next = sequence + 1;
+                stream.latency_ticks += now.saturating_sub(sent_at);
             }
             [wire::STREAM_DONE, _] => {
-                let (received, _) = core::mem::take(&mut self.streams[from]);
-                self.send(from, &[wire::STREAM_DONE, received]);
+                let stream = core::mem::take(&mut self.streams[from]);
+                self.send(from, &[wire::STREAM_DONE, stream.intact, stream.latency_ticks]);
             }
             [wire::DIGEST_REQUEST, token] => {
                 let digest = self.memory.digest();
@@ -191,9 +209,7 @@ impl Monitor {
             op::CHECK => Ok((self.check(), None)),
             op::MEM_INFO => self.memory.info(a).map(|(owned, free)| ([owned, free, 0], None)),
             op::PING if self.is_peer(a) => self.ping(a as usize, b).map(|ticks| ([ticks, 0, 0], None)),
-            op::STREAM if self.is_peer(a) => {
-                self.stream(a as usize, b, c as usize).map(|(ticks, got)| ([ticks, got, 0], None))
-            }
+            op::STREAM if self.is_peer(a) => self.stream(a as usize, b, c as usize).map(|r| (r, None)),
             op::PING | op::STREAM => Err(status::BAD_CORE),
             op::POWER_OFF => libos::kernel::power_off(a).map(|()| ([0; 3], None)).map_err(|_| status::FAILED),
             _ => Err(status::BAD_REQUEST),
@@ -262,29 +278,30 @@ impl Monitor {
         Ok(crate::clock::now() - start)
     }
 
-    /// Streams `messages` messages of `words` words (at least the sequence number) to `core`
-    /// and asks how many arrived intact: `(ticks, intact)`.
-    fn stream(&mut self, core: usize, messages: u64, words: usize) -> Result<(u64, u64), u64> {
-        let words = words.clamp(1, channels::layout::MAX_MESSAGE_WORDS - 1);
+    /// Streams `messages` messages of `words` words (at least the tag, sequence number and
+    /// sending time) to `core`, as fast as the ring takes them, and asks how many arrived
+    /// intact: `[ticks for all of it, intact, summed one-way latency in ticks]`.
+    fn stream(&mut self, core: usize, messages: u64, words: usize) -> Result<[u64; 3], u64> {
+        let words = words.clamp(3, channels::layout::MAX_MESSAGE_WORDS);
         let start = crate::clock::now();
-        let mut message = Vec::with_capacity(words + 1);
+        let mut message = Vec::with_capacity(words);
         for sequence in 0..messages {
             message.clear();
-            message.extend_from_slice(&[wire::STREAM, sequence]);
-            message.extend((0..words - 1).map(|i| stream_word(sequence, i)));
+            message.extend_from_slice(&[wire::STREAM, sequence, crate::clock::now()]);
+            message.extend((0..words - 3).map(|i| stream_word(sequence, i)));
             self.send(core, &message);
         }
         self.send(core, &[wire::STREAM_DONE, messages]);
-        let mut intact = None;
+        let mut answer = None;
         self.wait_for(|from, words| match *words {
-            [wire::STREAM_DONE, got] if from == core => {
-                intact = Some(got);
+            [wire::STREAM_DONE, intact, latency] if from == core => {
+                answer = Some((intact, latency));
                 true
             }
             _ => false,
         });
         let ticks = crate::clock::now() - start;
-        intact.map(|got| (ticks, got)).ok_or(status::TIMEOUT)
+        answer.map(|(intact, latency)| [ticks, intact, latency]).ok_or(status::TIMEOUT)
     }
 }
 

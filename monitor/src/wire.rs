@@ -18,10 +18,12 @@ pub const JOINED: u64 = 4;
 pub const PING: u64 = 5;
 /// `[sequence]`: the answer to [`PING`].
 pub const PONG: u64 = 6;
-/// `[sequence]`: a one-way message of a stream; `[sequence, words...]` with a payload the
-/// receiver checks (channel throughput and integrity).
+/// `[sequence, sent at, words...]`: a one-way message of a stream, stamped with the
+/// counter when sent, with a payload the receiver checks (channel latency, throughput and
+/// integrity).
 pub const STREAM: u64 = 7;
-/// `[count, checksum]`: the receiver of a stream says what it got.
+/// Sender to receiver `[messages]`: the stream is over; receiver to sender `[intact,
+/// summed latency]`: what it got.
 pub const STREAM_DONE: u64 = 8;
 /// `[token]`: send your replicas' digest.
 pub const DIGEST_REQUEST: u64 = 9;

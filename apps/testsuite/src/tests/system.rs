@@ -43,9 +43,9 @@ pub fn pings_to_a_core_that_is_not_a_member_are_refused(_: &Env) -> Outcome {
 pub fn streams_of_every_size_arrive_whole_once_and_in_order(_: &Env) -> Outcome {
     for core in peers()? {
         // One slot, exactly seven payload words, a fragment more, many fragments.
-        for words in [1, 7, 8, 40, 300] {
+        for words in [3, 7, 8, 40, 300, 1024] {
             let messages = 200;
-            let (_, received) = expect_ok(monitor::stream(core, messages, words))?;
+            let received = expect_ok(monitor::stream(core, messages, words))?.intact;
             expect_that(
                 received == messages,
                 format_args!("core {core} got {received} of {messages} messages of {words} words intact"),
