@@ -87,6 +87,8 @@ pub mod monitor;
 pub mod paging;
 #[cfg(any(test, target_os = "none"))]
 pub mod ram;
+#[cfg(target_os = "none")]
+pub mod span;
 #[cfg(any(test, target_os = "none"))]
 pub mod spawn;
 #[cfg(target_os = "none")]

@@ -30,6 +30,35 @@ pub mod op {
     pub const STREAM: u64 = 6;
     /// `[status]`: powers the machine off (QEMU exits with `status` under semihosting).
     pub const POWER_OFF: u64 = 7;
+    /// `[nonce]`, carrying a capability instead of a reply endpoint, and not answered: the
+    /// monitor keeps the capability for a later request that names the same nonce (a
+    /// request carries only one capability, and that is its reply endpoint). The nonce is
+    /// the program's secret: whoever knows it may use the capability through the monitor.
+    pub const ATTACH: u64 = 8;
+    /// `op | core << 8`, `[nonce, entry, arg]` → `[domain, span]`: starts a dispatcher on
+    /// `core` in the address space whose root table was attached with `nonce`, at `entry`
+    /// with `x0` = `arg` (and no stack: the code at `entry` sets one up). `domain` names the
+    /// spanned domain everywhere from then on, `span` this dispatcher of it.
+    pub const SPAN: u64 = 9;
+    /// `[nonce, vaddr, pages]` → `[cores]`: after this core unmapped pages of the address
+    /// space attached with `nonce`, makes every other core the domain spans forget them
+    /// (a TLB shootdown by message); answers once all have, with their cores as a mask.
+    pub const SHOOTDOWN: u64 = 10;
+    /// `op | core << 8`, `[module, arg]` → `[domain]`: starts boot module number `module`
+    /// (archive order) as a new domain on `core`, with `x0` = `arg`.
+    pub const SPAWN: u64 = 11;
+    /// `[domain]`: ends the domain on every core it runs on (its dispatchers spanned to
+    /// other cores, and its first one if a monitor started it).
+    pub const KILL: u64 = 12;
+    /// `[index]` → `[domain, cores, name]`: entry `index` of the list of every domain the
+    /// monitors know, on all cores (`cores`: a bit per core it runs on; `name`: up to 8
+    /// bytes of its name, little-endian); `NOT_FOUND` past the end.
+    pub const LIST: u64 = 13;
+}
+
+/// A request's operation and the core it names, for the requests that name one in word 0.
+pub fn split_op(word: u64) -> (u64, u64) {
+    (word & 0xff, word >> 8)
 }
 
 /// The argument the boot core's monitor starts init (or the program named by
@@ -49,6 +78,11 @@ pub mod status {
     pub const TIMEOUT: u64 = 4;
     /// The monitor could not carry it out (a capability operation failed).
     pub const FAILED: u64 = 5;
+    /// No such domain, attachment or list entry.
+    pub const NOT_FOUND: u64 = 6;
+    /// Never sent: the monitor's own note that a request's answer went already, or will
+    /// go later.
+    pub const ANSWERED: u64 = u64::MAX;
 
     pub fn describe(code: u64) -> &'static str {
         match code {
@@ -57,6 +91,7 @@ pub mod status {
             BAD_REQUEST => "malformed request",
             TIMEOUT => "another core's monitor did not answer",
             FAILED => "the operation failed",
+            NOT_FOUND => "no such domain or entry",
             _ => "unknown status",
         }
     }
@@ -141,6 +176,31 @@ mod client {
     /// Powers the machine off with `status`.
     pub fn power_off(status: u64) -> Result<(), Error> {
         call([op::POWER_OFF, status, 0, 0]).map(drop)
+    }
+
+    /// Leaves `cap` with the monitor under `nonce` (see [`op::ATTACH`]).
+    pub fn attach(nonce: u64, cap: CapRef) -> Result<(), Error> {
+        EndpointCap(CapRef(slot::MONITOR)).send([op::ATTACH, nonce, 0, 0], Some(cap))
+    }
+
+    /// Starts boot module number `module` on `core` (see [`op::SPAWN`]): its domain id.
+    pub fn spawn(core: u64, module: u64, arg: u64) -> Result<u64, Error> {
+        Ok(call([op::SPAWN | core << 8, module, arg, 0])?.0[0])
+    }
+
+    /// Ends `domain` everywhere.
+    pub fn kill(domain: u64) -> Result<(), Error> {
+        call([op::KILL, domain, 0, 0]).map(drop)
+    }
+
+    /// Entry `index` of the list of domains: `(domain, cores, name bytes)`, or `None` past
+    /// the end.
+    pub fn list(index: u64) -> Result<Option<(u64, u64, [u8; 8])>, Error> {
+        match call([op::LIST, index, 0, 0]) {
+            Ok(([domain, cores, name], _)) => Ok(Some((domain, cores, name.to_le_bytes()))),
+            Err(Error::Monitor(status::NOT_FOUND)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `(owned, free)` bytes of `core`, as this core's replica sees them.

@@ -129,11 +129,21 @@ pub struct SpawnOptions {
     pub parent_endpoint: Option<EndpointCap>,
     /// The endpoint to put in the child's MONITOR slot; `None`: a copy of the parent's own.
     pub monitor_endpoint: Option<EndpointCap>,
+    /// Where the kernel reports the child's end (typically a badged copy of an endpoint the
+    /// parent already receives on, so the badge says which child it was); `None`: a new
+    /// endpoint of the child's own, for [`Child::wait`], which waits on it.
+    pub exit_endpoint: Option<EndpointCap>,
 }
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        SpawnOptions { arg: 0, ram_bytes: DEFAULT_CHILD_RAM, parent_endpoint: None, monitor_endpoint: None }
+        SpawnOptions {
+            arg: 0,
+            ram_bytes: DEFAULT_CHILD_RAM,
+            parent_endpoint: None,
+            monitor_endpoint: None,
+            exit_endpoint: None,
+        }
     }
 }
 
@@ -147,6 +157,8 @@ pub struct Child {
     /// The parent's copy of the child's dispatcher capability, and the child's exit
     /// endpoint: the first two of the kept slots.
     kept: CapRef,
+    /// Physical address of the child's root translation table.
+    root_base: u64,
 }
 
 #[cfg(target_os = "none")]
@@ -159,6 +171,12 @@ impl Child {
     /// The endpoint the kernel sends the child's exit notice to (bound to the parent).
     pub fn exit_endpoint(&self) -> EndpointCap {
         EndpointCap(self.kept.offset(kept_slot::EXIT))
+    }
+
+    /// Physical address of the child's root translation table: what names its address space
+    /// to the monitors when it spans other cores.
+    pub fn root_table_base(&self) -> u64 {
+        self.root_base
     }
 
     /// Bytes of RAM the child and everything it made occupy.
@@ -181,8 +199,10 @@ impl Child {
     /// Destroys the child (if it still runs, it stops) and everything it is made of and
     /// made, by revoking its RAM, and gives the RAM back.
     pub fn reclaim(self) -> Result<(), Error> {
+        // A given exit endpoint is not made from the child's RAM: delete this copy of it.
+        let _ = self.exit_endpoint().0.delete();
         crate::ram::free_ram(self.ram)?;
-        // The revoke emptied the kept slots too: both held objects made from the RAM.
+        // The revoke emptied the other kept slot: it held an object made from the RAM.
         crate::cspace::free_slots(self.kept, kept_slot::COUNT);
         Ok(())
     }
@@ -247,9 +267,10 @@ pub fn spawn_elf(bytes: &[u8], options: SpawnOptions) -> Result<Child, Error> {
     let built = scratch.prepare().and_then(|()| build(&scratch, ram, kept, &image, &options));
     scratch.clean_up();
     match built {
-        Ok(()) => Ok(Child { ram, kept }),
+        Ok(root_base) => Ok(Child { ram, kept, root_base }),
         Err(e) => {
-            // The revoke empties the kept slots too.
+            // The revoke empties the kept slots too, but for a given exit endpoint's copy.
+            let _ = kept.offset(kept_slot::EXIT).delete();
             let _ = crate::ram::free_ram(ram);
             crate::cspace::free_slots(kept, kept_slot::COUNT);
             Err(e)
@@ -413,7 +434,7 @@ fn build(
     kept: CapRef,
     image: &ElfImage<'_>,
     options: &SpawnOptions,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     let (task_l1, page_l1) =
         (scratch.task_l1.ok_or(Error::OutOfSlots)?, scratch.page_l1.ok_or(Error::OutOfSlots)?);
     let (root, task) = (scratch.slot(Scratch::ROOT)?, scratch.slot(Scratch::TASK)?);
@@ -441,6 +462,7 @@ fn build(
     modules.copy_to(scratch.in_task(slot::MODULES_CNODE)?)?;
     let vroot = VNodeCap(scratch.in_task(slot::ROOT_VNODE)?);
     memory.make(CapType::VNodeL0, 0, PAGE_SIZE, vroot.0)?;
+    let root_base = vroot.0.identify()?.base;
     let dispatcher = DispatcherCap(scratch.in_task(slot::DISPATCHER)?);
     let dispatcher_bytes = abi::cap::DISPATCHER_BYTES.next_multiple_of(PAGE_SIZE);
     memory.make(CapType::Dispatcher, 0, dispatcher_bytes, dispatcher.0)?;
@@ -482,13 +504,19 @@ fn build(
     // Step 6: start it, with an exit endpoint bound to the parent, keeping a copy of its
     // dispatcher capability.
     let exit = EndpointCap(kept.offset(kept_slot::EXIT));
-    let exit_bytes = abi::cap::ENDPOINT_BYTES.next_multiple_of(PAGE_SIZE);
-    vspace.source_mut().make(CapType::Endpoint, 0, exit_bytes, exit.0)?;
-    exit.bind(DispatcherCap(CapRef(slot::DISPATCHER)))?;
+    match options.exit_endpoint {
+        Some(given) => given.0.copy_to(exit.0)?,
+        None => {
+            let exit_bytes = abi::cap::ENDPOINT_BYTES.next_multiple_of(PAGE_SIZE);
+            vspace.source_mut().make(CapType::Endpoint, 0, exit_bytes, exit.0)?;
+            exit.bind(DispatcherCap(CapRef(slot::DISPATCHER)))?;
+        }
+    }
     dispatcher.setup(L1CNodeCap(root), vroot, image.entry(), 0, options.arg, Some(exit))?;
     let copy = DispatcherCap(kept.offset(kept_slot::DISPATCHER));
     dispatcher.0.copy_to(copy.0)?;
-    copy.run()
+    copy.run()?;
+    Ok(root_base)
 }
 
 /// Runs `f` with the child's modules CNode installed in a free slot of the parent's root

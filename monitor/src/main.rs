@@ -22,6 +22,10 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod clock;
 #[cfg(target_os = "none")]
+mod domain_requests;
+#[cfg(target_os = "none")]
+mod domains;
+#[cfg(target_os = "none")]
 mod memory;
 #[cfg(target_os = "none")]
 mod mesh;
@@ -86,24 +90,18 @@ fn main(arg: u64) -> u64 {
         Ok(_) => {}
         Err(e) => libos::println!("monitor: core {core}: cannot join the mesh: {e}"),
     }
+    let mut domains = domains::Domains::new(core as usize);
     if core == 0 {
         // init starts the system's programs from its own RAM: give it a quarter of ours.
-        let options = libos::spawn::SpawnOptions {
-            arg: libos::monitor::INIT_ARG | cores as u64,
-            ram_bytes: init_ram_share(libos::ram::free_bytes()),
-            monitor_endpoint: Some(endpoint.cap()),
-            ..Default::default()
-        };
+        let arg = libos::monitor::INIT_ARG | cores as u64;
         let name = init_name(init_index);
-        match libos::spawn::boot_module(name).and_then(|elf| libos::spawn::spawn_elf(elf, options)) {
-            // init runs on its own; its RAM stays allocated for as long as it lives (a
-            // `Child` releases nothing when dropped: only `reclaim` does).
-            Ok(_init) => {}
-            Err(e) => libos::println!("monitor: core 0 cannot start {name}: {e}"),
+        let ram_bytes = init_ram_share(libos::ram::free_bytes());
+        if let Err(e) = domains.start(name, arg, endpoint.cap(), ram_bytes) {
+            libos::println!("monitor: core 0 cannot start {name}: {e}");
         }
     }
     let ram = memory::RamService::new(core as usize, cores);
-    serve::Monitor::new(mesh, endpoint, ram).run()
+    serve::Monitor::new(mesh, endpoint, ram, domains).run()
 }
 
 /// The name of boot module `index - 1` (`init` for 0, or if there is no such module).

@@ -25,7 +25,7 @@ use replica::CoreId;
 pub const REGION_BYTES: u64 = 1 << 20;
 
 /// RAM the monitor keeps for itself rather than put in the replica.
-const MONITOR_RESERVE_BYTES: u64 = 8 << 20;
+const MONITOR_RESERVE_BYTES: u64 = 24 << 20;
 
 /// What the monitor must do after a step: messages to other monitors, answers to programs.
 #[derive(Default)]

@@ -5,6 +5,7 @@
 //! answers here, in [`Monitor::wait_for`], which goes on serving every other message
 //! meanwhile: two monitors waiting on each other still answer each other.
 
+use crate::domains::{Domains, SPAN_BADGE, STARTED_BADGE};
 use crate::memory::RamService;
 use crate::mesh::Mesh;
 use crate::wire;
@@ -31,8 +32,9 @@ struct StreamIn {
 }
 
 pub struct Monitor {
-    mesh: Mesh,
-    endpoint: Endpoint,
+    pub(crate) mesh: Mesh,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) domains: Domains,
     memory: RamService,
     /// Per sending core, the stream being received.
     streams: Vec<StreamIn>,
@@ -40,15 +42,10 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService) -> Monitor {
+    pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService, domains: Domains) -> Monitor {
         let cores = mesh.cores;
-        let mut monitor = Monitor {
-            mesh,
-            endpoint,
-            memory,
-            streams: alloc::vec![StreamIn::default(); cores],
-            next_token: 1,
-        };
+        let streams = alloc::vec![StreamIn::default(); cores];
+        let mut monitor = Monitor { mesh, endpoint, domains, memory, streams, next_token: 1 };
         let effects = monitor.memory.announce();
         monitor.send_memory(effects);
         monitor
@@ -60,6 +57,11 @@ impl Monitor {
             if self.mesh.announce_sleep() {
                 // Woken by a notification (a peer sent something) or a program's request.
                 match self.endpoint.cap().receive() {
+                    Ok(request) if request.badge & (STARTED_BADGE | SPAN_BADGE) != 0 => {
+                        self.mesh.end_sleep();
+                        self.on_exit_notice(request.badge, request.words);
+                        continue;
+                    }
                     Ok(request) if request.words[0] == libos::abi::method::NOTIFIED => {}
                     Ok(request) => {
                         self.mesh.end_sleep();
@@ -86,8 +88,14 @@ impl Monitor {
         }
     }
 
+    /// A fresh token, to match answers with requests.
+    pub(crate) fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
     /// Serves other monitors until `done` accepts a message, or the time is up (false).
-    fn wait_for(&mut self, mut done: impl FnMut(usize, &[u64]) -> bool) -> bool {
+    pub(crate) fn wait_for(&mut self, mut done: impl FnMut(usize, &[u64]) -> bool) -> bool {
         let deadline = crate::clock::now().saturating_add(answer_timeout_ticks());
         let mut message = Vec::new();
         loop {
@@ -155,6 +163,7 @@ impl Monitor {
             [wire::MEMBERS, members] if from == 0 => self.mesh.members = members,
             // Late answers to requests that timed out.
             [wire::HELLO, ..] | [wire::JOINED] | [wire::PONG, _] | [wire::DIGEST, ..] => {}
+            _ if self.on_domain_message(from, words) => {}
             _ => libos::println!(
                 "monitor: core {}: unexpected message from core {from}: {:x?}",
                 self.mesh.me,
@@ -163,7 +172,7 @@ impl Monitor {
         }
     }
 
-    fn send(&mut self, to: usize, words: &[u64]) {
+    pub(crate) fn send(&mut self, to: usize, words: &[u64]) {
         match self.mesh.send(to, words) {
             Ok(()) => {}
             // A core whose monitor never joined hears nothing; the protocols leave it out.
@@ -188,22 +197,54 @@ impl Monitor {
         }
     }
 
-    fn on_program_request(&mut self, words: [u64; 4], reply: Option<CapRef>) {
-        let Some(reply) = reply else {
+    fn on_program_request(&mut self, words: [u64; 4], cap: Option<CapRef>) {
+        let [request, a, b, c] = words;
+        let (op, core) = libos::monitor::split_op(request);
+        if request == op::ATTACH {
+            if let Some(cap) = cap {
+                if let Err(e) = self.domains.attach(a, cap) {
+                    libos::println!("monitor: core {}: attachment refused: {e}", self.mesh.me);
+                    let _ = cap.delete();
+                    libos::cspace::free_slot(cap);
+                }
+            }
+            return;
+        }
+        let Some(reply) = cap else {
             // Nowhere to answer: a program that does not follow the protocol.
             return;
         };
         let reply = EndpointCap(reply);
-        let [request, a, b, c] = words;
-        let me = self.mesh.me;
-        let answer: Result<([u64; 3], Option<CapRef>), u64> = match request {
+        let core = core as usize;
+        let answer: Result<([u64; 3], Option<CapRef>), u64> = match (op, request) {
+            (op::SPAN, _) => self.span(core, a, b, c).map(|r| (r, None)),
+            (op::SPAWN, _) => self.spawn_on(core, a, b).map(|r| (r, None)),
+            (_, op::SHOOTDOWN) => self.shootdown(a, b, c).map(|r| (r, None)),
+            (_, op::KILL) => self.kill(a).map(|r| (r, None)),
+            (_, op::LIST) => self.list(a).map(|r| (r, None)),
+            _ => self.basic_request(request, [a, b, c], reply),
+        };
+        match answer {
+            Ok((values, cap)) => answer_program(reply, [status::OK, values[0], values[1], values[2]], cap),
+            Err(status::ANSWERED) => {}
+            Err(code) => answer_program(reply, [code, 0, 0, 0], None),
+        }
+    }
+
+    /// The requests about memory, consistency and the channels themselves.
+    fn basic_request(
+        &mut self,
+        request: u64,
+        [a, b, c]: [u64; 3],
+        reply: EndpointCap,
+    ) -> Result<([u64; 3], Option<CapRef>), u64> {
+        match request {
             op::RAM_ALLOC => {
-                let token = self.next_token;
-                self.next_token += 1;
+                let token = self.token();
                 let outcome = self.memory.alloc(a, reply, token);
                 self.send_memory(outcome);
                 // Answered by `send_memory`, now or when another core has given memory.
-                return;
+                Err(status::ANSWERED)
             }
             op::RAM_FREE => self.memory.free(a).map(|()| ([0; 3], None)),
             op::CHECK => Ok((self.check(), None)),
@@ -213,15 +254,10 @@ impl Monitor {
             op::PING | op::STREAM => Err(status::BAD_CORE),
             op::POWER_OFF => libos::kernel::power_off(a).map(|()| ([0; 3], None)).map_err(|_| status::FAILED),
             _ => Err(status::BAD_REQUEST),
-        };
-        let _ = me;
-        match answer {
-            Ok((values, cap)) => answer_program(reply, [status::OK, values[0], values[1], values[2]], cap),
-            Err(code) => answer_program(reply, [code, 0, 0, 0], None),
         }
     }
 
-    fn is_peer(&self, core: u64) -> bool {
+    pub(crate) fn is_peer(&self, core: u64) -> bool {
         (core as usize) < self.mesh.cores && self.mesh.peers().any(|p| p == core as usize)
     }
 
@@ -236,8 +272,7 @@ impl Monitor {
         let peers: Vec<usize> = self.mesh.peers().collect();
         let expected = peers.iter().fold(0u64, |m, &p| m | 1 << p);
         loop {
-            let token = self.next_token;
-            self.next_token += 1;
+            let token = self.token();
             // Serve what has arrived first: this core's own replica may be behind too.
             self.serve_monitors();
             let digest = self.memory.digest();

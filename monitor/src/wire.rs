@@ -31,3 +31,28 @@ pub const DIGEST_REQUEST: u64 = 9;
 pub const DIGEST: u64 = 10;
 /// A replicated memory ownership message (`replica::memory::Msg`) follows.
 pub const MEMORY: u64 = 16;
+/// `[token, domain, root table base, entry, arg]`: start a dispatcher of `domain` here.
+pub const SPAN_REQUEST: u64 = 20;
+/// `[token, status, span]`: the answer to [`SPAN_REQUEST`].
+pub const SPAN_REPLY: u64 = 21;
+/// `[token, domain, vaddr, pages]`: forget this core's translations of those pages in
+/// `domain`'s address space.
+pub const SHOOTDOWN_REQUEST: u64 = 22;
+/// `[token]`: done.
+pub const SHOOTDOWN_DONE: u64 = 23;
+/// `[domain]`: end every dispatcher of `domain` on this core.
+pub const SPAN_KILL: u64 = 24;
+/// `[domain, span]`: a dispatcher of `domain` here has ended and is gone.
+pub const SPAN_ENDED: u64 = 25;
+/// `[token, module, arg]`: start boot module number `module` here as a new domain.
+pub const SPAWN_REQUEST: u64 = 26;
+/// `[token, status, domain]`: the answer to [`SPAWN_REQUEST`].
+pub const SPAWN_REPLY: u64 = 27;
+/// `[token, domain]`: end `domain` (at home here) everywhere.
+pub const KILL_REQUEST: u64 = 28;
+/// `[token, status]`: the answer to [`KILL_REQUEST`].
+pub const KILL_REPLY: u64 = 29;
+/// `[token]`: list the domains you know.
+pub const LIST_REQUEST: u64 = 30;
+/// `[token, (domain, cores, name)...]`: the answer to [`LIST_REQUEST`].
+pub const LIST_REPLY: u64 = 31;

@@ -120,10 +120,14 @@ pub enum Role {
     Sum = 13,
     /// Tells its parent it is about to spin, then spins without ever calling the kernel.
     Spin = 14,
+    /// Spans itself to every core the monitors have (`param`: the number of cores, and the
+    /// core it runs on shifted left 8 bits), each dispatcher waiting forever; then waits
+    /// forever too. Started by the system suite on another core, to be killed there.
+    SpanEverywhere = 15,
 }
 
 impl Role {
-    const ALL: [Role; 14] = [
+    const ALL: [Role; 15] = [
         Role::Exit,
         Role::Panic,
         Role::Fault,
@@ -138,6 +142,7 @@ impl Role {
         Role::SendWithoutGrant,
         Role::Sum,
         Role::Spin,
+        Role::SpanEverywhere,
     ];
 
     /// The argument that starts a child in this role with `param`.
@@ -173,6 +178,7 @@ pub fn run(role: Role, param: u32) -> u64 {
         Role::SendWithoutGrant => send_without_grant(),
         Role::Sum => sum(param),
         Role::Spin => spin(),
+        Role::SpanEverywhere => span_everywhere(param),
     };
     played.unwrap_or_else(|e| BROKEN | error_code(e))
 }
@@ -615,4 +621,19 @@ impl Drop for Spawned {
             let _ = child.reclaim();
         }
     }
+}
+
+/// [`Role::SpanEverywhere`].
+fn span_everywhere(param: u32) -> Result<u64, Error> {
+    fn wait_forever(_: u64) {
+        loop {
+            libos::syscall::yield_now();
+        }
+    }
+    let (cores, me) = (u64::from(param & 0xff), u64::from(param >> 8));
+    for core in (0..cores).filter(|&c| c != me) {
+        libos::span::span(core, wait_forever, 0, 4096)?;
+    }
+    wait_forever(0);
+    Ok(0)
 }

@@ -48,6 +48,10 @@ pub const SYSTEM: Suite = Suite {
         system::ram_from_the_monitor_can_be_used_and_given_back,
         system::a_core_out_of_ram_gets_regions_from_other_cores,
         system::bad_requests_to_the_monitor_are_refused_and_change_nothing,
+        system::a_program_can_be_started_on_every_core_and_ends_there,
+        system::spanned_dispatchers_share_memory_with_the_first_one,
+        system::after_an_unmap_with_shootdown_other_cores_fault_on_the_page,
+        system::killing_a_domain_ends_it_on_every_core,
     ],
 };
 

@@ -132,3 +132,149 @@ pub fn bad_requests_to_the_monitor_are_refused_and_change_nothing(_: &Env) -> Ou
     expect_err(monitor::mem_info(64), Error::Monitor(status::BAD_CORE))?;
     expect_eq(expect_ok(monitor::check())?, digest_before)
 }
+
+/// The number of boot module `name` in the archive.
+fn module_number(name: &str) -> Result<u64, crate::failure::Failure> {
+    (0..64)
+        .find(|&i| libos::spawn::module_name(i) == Some(name))
+        .map(|i| i as u64)
+        .ok_or_else(|| crate::framework::failure_at(format_args!("no boot module {name}")))
+}
+
+/// Every core the monitors list `domain` on (0 once it is gone).
+fn cores_of(domain: u64) -> Result<u64, crate::failure::Failure> {
+    let mut index = 0;
+    while let Some((listed, cores, _)) = expect_ok(monitor::list(index))? {
+        if listed == domain {
+            return Ok(cores);
+        }
+        index += 1;
+    }
+    Ok(0)
+}
+
+/// Waits (yielding) until `holds`, for at most about `rounds` looks.
+fn eventually(rounds: u32, mut holds: impl FnMut() -> Result<bool, crate::failure::Failure>) -> Outcome {
+    for _ in 0..rounds {
+        if holds()? {
+            return Ok(());
+        }
+        for _ in 0..20 {
+            libos::syscall::yield_now();
+        }
+    }
+    Err(crate::framework::failure_at(format_args!("gave up waiting")))
+}
+
+pub fn a_program_can_be_started_on_every_core_and_ends_there(_: &Env) -> Outcome {
+    let hello = module_number("hello")?;
+    for core in peers()? {
+        let domain = expect_ok(monitor::spawn(core, hello, 700 + core))?;
+        expect_eq(domain >> 56, core)?;
+        // hello says its piece and exits; its monitor reclaims it and drops it from the list.
+        eventually(2000, || Ok(cores_of(domain)? == 0))?;
+    }
+    expect_err(monitor::spawn(64, hello, 0), Error::Monitor(status::BAD_CORE))?;
+    expect_err(monitor::spawn(1, 999, 0), Error::Monitor(status::NOT_FOUND))?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)
+}
+
+/// What the dispatchers of `spanned_dispatchers_share_memory_with_the_first_one` share.
+static SHARED_COUNT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static SPANS_DONE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const INCREMENTS: u64 = 10_000;
+
+fn count_up(_: u64) {
+    use core::sync::atomic::Ordering::SeqCst;
+    for _ in 0..INCREMENTS {
+        SHARED_COUNT.fetch_add(1, SeqCst);
+    }
+    SPANS_DONE.fetch_add(1, SeqCst);
+}
+
+pub fn spanned_dispatchers_share_memory_with_the_first_one(env: &Env) -> Outcome {
+    use core::sync::atomic::Ordering::SeqCst;
+    // Stacks for spanned dispatchers are mapped for good.
+    env.grows_the_heap();
+    SHARED_COUNT.store(0, SeqCst);
+    SPANS_DONE.store(0, SeqCst);
+    let mut spans = 0;
+    let mut domain = 0;
+    for core in peers()? {
+        let spanned = expect_ok(libos::span::span(core, count_up, 0, 16 << 10))?;
+        domain = spanned.domain;
+        spans += 1;
+    }
+    count_up(0);
+    eventually(5000, || Ok(SPANS_DONE.load(SeqCst) == spans + 1))?;
+    expect_eq(SHARED_COUNT.load(SeqCst), INCREMENTS * (spans + 1))?;
+    // Each ended when its function returned; the home monitor hears of it.
+    eventually(2000, || Ok(cores_of(domain)? & !1 == 0))?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)
+}
+
+/// Set by the reader once it has used the page, and if it could read the page after the
+/// unmap (which must not happen).
+static READER_READY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static READER_GO: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static READ_AFTER_UNMAP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Reads the page at `address` until told to go, then once more: after the shootdown that
+/// read must fault (and end this dispatcher) rather than see the page.
+fn read_until_go(address: u64) {
+    use core::sync::atomic::Ordering::SeqCst;
+    let page = address as *const u64;
+    loop {
+        // SAFETY: the page is mapped until the test unmaps it, which it does only after
+        // READER_READY, and after that the read faults (what the test checks).
+        let value = unsafe { core::ptr::read_volatile(page) };
+        READER_READY.store(value, SeqCst);
+        if READER_GO.load(SeqCst) != 0 {
+            break;
+        }
+        libos::syscall::yield_now();
+    }
+    // SAFETY: see above; this read must fault.
+    let value = unsafe { core::ptr::read_volatile(page) };
+    READ_AFTER_UNMAP.store(value | 1, SeqCst);
+}
+
+pub fn after_an_unmap_with_shootdown_other_cores_fault_on_the_page(env: &Env) -> Outcome {
+    use core::sync::atomic::Ordering::SeqCst;
+    use libos::abi::cap::Rights;
+    env.grows_the_heap();
+    let Some(core) = peers()?.last() else { return Ok(()) };
+    let rw = Rights::READ.union(Rights::WRITE);
+    let mapping = expect_ok(libos::paging::with_current(|v| v.map_anonymous(PAGE_SIZE, PAGE_SIZE, rw)))?;
+    let va = mapping.va();
+    // SAFETY: the page was just mapped writable.
+    unsafe { core::ptr::write_volatile(va as *mut u64, 0x5eed) };
+    READER_READY.store(0, SeqCst);
+    READER_GO.store(0, SeqCst);
+    READ_AFTER_UNMAP.store(0, SeqCst);
+    let spanned = expect_ok(libos::span::span(core, read_until_go, va, 16 << 10))?;
+    // The reader has the page's translation cached once it has read it.
+    eventually(5000, || Ok(READER_READY.load(SeqCst) == 0x5eed))?;
+    expect_ok(libos::paging::with_current(|v| v.unmap(mapping)))?;
+    let cores = expect_ok(libos::span::shootdown(va, 1))?;
+    expect_that(cores & (1 << core) != 0, format_args!("shootdown reached cores {cores:#b}"))?;
+    READER_GO.store(1, SeqCst);
+    // The reader faults on its next read, and its monitor ends it.
+    eventually(5000, || Ok(cores_of(spanned.domain)? & (1 << core) == 0))?;
+    expect_eq(READ_AFTER_UNMAP.load(SeqCst), 0)
+}
+
+pub fn killing_a_domain_ends_it_on_every_core(_: &Env) -> Outcome {
+    let (members, _) = expect_ok(monitor::check())?;
+    let cores = 64 - u64::from(members.leading_zeros());
+    let Some(home) = peers()?.next() else { return Ok(()) };
+    let suite = module_number("testsuite")?;
+    let param = (cores as u32) | (home as u32) << 8;
+    let domain = expect_ok(monitor::spawn(home, suite, crate::child::Role::SpanEverywhere.arg(param)))?;
+    // It spans every core, its first dispatcher on `home`.
+    eventually(5000, || Ok(cores_of(domain)? == members))?;
+    expect_ok(monitor::kill(domain))?;
+    eventually(2000, || Ok(cores_of(domain)? == 0))?;
+    expect_err(monitor::kill(domain), Error::Monitor(status::NOT_FOUND))?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)
+}
