@@ -74,6 +74,8 @@ pub mod syscall;
 
 #[cfg(any(test, target_os = "none"))]
 pub mod cap;
+#[cfg(target_os = "none")]
+pub mod clock;
 #[cfg(any(test, target_os = "none"))]
 pub mod cspace;
 #[cfg(all(feature = "heap", any(test, target_os = "none")))]

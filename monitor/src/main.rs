@@ -20,8 +20,6 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
-mod clock;
-#[cfg(target_os = "none")]
 mod domain_requests;
 #[cfg(target_os = "none")]
 mod domains;

@@ -31,7 +31,7 @@ const FRAME_WORDS: usize = channels::layout::FRAME_BYTES / 8;
 /// that are slow to start (many of them on a host with few), short enough that a dead one
 /// does not hold up the rest for long. Two seconds, and a quarter of one more per core.
 fn bring_up_timeout_ticks(cores: usize) -> u64 {
-    crate::clock::frequency_hz() * (8 + cores as u64) / 4
+    libos::clock::frequency_hz() * (8 + cores as u64) / 4
 }
 
 /// One monitor's channels to the others.
@@ -280,7 +280,7 @@ fn wait_until(
     timeout: Option<u64>,
     mut handle: impl FnMut(&mut Mesh, usize, &[u64]) -> bool,
 ) {
-    let deadline = timeout.map(|t| crate::clock::now().saturating_add(t));
+    let deadline = timeout.map(|t| libos::clock::now().saturating_add(t));
     loop {
         while let Some((from, words)) = mesh.poll() {
             let message = words.to_vec();
@@ -294,7 +294,7 @@ fn wait_until(
                 return;
             }
         }
-        if deadline.is_some_and(|d| crate::clock::now() > d) {
+        if deadline.is_some_and(|d| libos::clock::now() > d) {
             return;
         }
         mesh.pause();

@@ -17,7 +17,7 @@ use replica::CoreId;
 
 /// How long a request waits for another monitor, in counter ticks.
 fn answer_timeout_ticks() -> u64 {
-    2 * crate::clock::frequency_hz()
+    2 * libos::clock::frequency_hz()
 }
 
 /// A stream being received from one core.
@@ -96,7 +96,7 @@ impl Monitor {
 
     /// Serves other monitors until `done` accepts a message, or the time is up (false).
     pub(crate) fn wait_for(&mut self, mut done: impl FnMut(usize, &[u64]) -> bool) -> bool {
-        let deadline = crate::clock::now().saturating_add(answer_timeout_ticks());
+        let deadline = libos::clock::now().saturating_add(answer_timeout_ticks());
         let mut message = Vec::new();
         loop {
             while let Some((from, words)) = self.mesh.poll() {
@@ -107,7 +107,7 @@ impl Monitor {
                 }
                 self.on_monitor_message(from, &message);
             }
-            if crate::clock::now() > deadline {
+            if libos::clock::now() > deadline {
                 return false;
             }
             self.mesh.pause();
@@ -118,7 +118,7 @@ impl Monitor {
         match *words {
             [wire::PING, sequence] => self.send(from, &[wire::PONG, sequence]),
             [wire::STREAM, sequence, sent_at, ref payload @ ..] => {
-                let now = crate::clock::now();
+                let now = libos::clock::now();
                 let intact = payload.iter().enumerate().all(|(i, &w)| w == stream_word(sequence, i));
                 let stream = &mut self.streams[from];
                 if intact && sequence == stream.next {
@@ -268,7 +268,7 @@ impl Monitor {
     /// transfer of its own in progress) along with its digest; the check repeats until all
     /// are settled, or the time is up (then the unsettled count as divergent).
     fn check(&mut self) -> [u64; 3] {
-        let deadline = crate::clock::now().saturating_add(answer_timeout_ticks());
+        let deadline = libos::clock::now().saturating_add(answer_timeout_ticks());
         let peers: Vec<usize> = self.mesh.peers().collect();
         let expected = peers.iter().fold(0u64, |m, &p| m | 1 << p);
         loop {
@@ -292,7 +292,7 @@ impl Monitor {
                 answered == expected
             });
             let all = expected | 1 << self.mesh.me;
-            if settled == all || crate::clock::now() > deadline {
+            if settled == all || libos::clock::now() > deadline {
                 let divergent = differ | (expected & !answered) | (all & !settled);
                 return [self.mesh.members, divergent, digest];
             }
@@ -302,7 +302,7 @@ impl Monitor {
 
     /// `rounds` ping-pongs with `core`, one at a time: the counter ticks they took.
     fn ping(&mut self, core: usize, rounds: u64) -> Result<u64, u64> {
-        let start = crate::clock::now();
+        let start = libos::clock::now();
         for sequence in 0..rounds {
             self.send(core, &[wire::PING, sequence]);
             let answered = self.wait_for(|from, words| from == core && *words == [wire::PONG, sequence]);
@@ -310,7 +310,7 @@ impl Monitor {
                 return Err(status::TIMEOUT);
             }
         }
-        Ok(crate::clock::now() - start)
+        Ok(libos::clock::now() - start)
     }
 
     /// Streams `messages` messages of `words` words (at least the tag, sequence number and
@@ -318,11 +318,11 @@ impl Monitor {
     /// intact: `[ticks for all of it, intact, summed one-way latency in ticks]`.
     fn stream(&mut self, core: usize, messages: u64, words: usize) -> Result<[u64; 3], u64> {
         let words = words.clamp(3, channels::layout::MAX_MESSAGE_WORDS);
-        let start = crate::clock::now();
+        let start = libos::clock::now();
         let mut message = Vec::with_capacity(words);
         for sequence in 0..messages {
             message.clear();
-            message.extend_from_slice(&[wire::STREAM, sequence, crate::clock::now()]);
+            message.extend_from_slice(&[wire::STREAM, sequence, libos::clock::now()]);
             message.extend((0..words - 3).map(|i| stream_word(sequence, i)));
             self.send(core, &message);
         }
@@ -335,7 +335,7 @@ impl Monitor {
             }
             _ => false,
         });
-        let ticks = crate::clock::now() - start;
+        let ticks = libos::clock::now() - start;
         answer.map(|(intact, latency)| [ticks, intact, latency]).ok_or(status::TIMEOUT)
     }
 }

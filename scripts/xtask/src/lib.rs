@@ -3,11 +3,14 @@
 //! - [`setup`] prepares the host (Rust targets, QEMU, Raspberry Pi files);
 //! - [`image`] builds the kernel for a board and turns the ELF file into a bootable
 //!   Linux arm64 `Image` (our own code: no objcopy, no llvm-tools);
-//! - [`qemu`] turns board options into a QEMU command line, for `run` and for the tests.
+//! - [`qemu`] turns board options into a QEMU command line, for `run` and for the tests;
+//! - [`bench`] boots the `bench` program under icount and writes its figures as tables
+//!   and plots.
 //!
 //! The binary (`main.rs`) is only the command-line front end; the integration tests use this
 //! library directly so they build and boot exactly what `cargo xtask run` would.
 
+pub mod bench;
 pub mod image;
 pub mod qemu;
 pub mod setup;

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
 use xtask::qemu::Machine;
-use xtask::{image, setup, Board};
+use xtask::{bench, image, setup, Board};
 
 const USAGE: &str = "usage: cargo xtask <command> [options]
 
@@ -22,6 +22,11 @@ commands:
                                  boot the in-OS test suites (all: the kernel suite as the
                                  first program, then the system suite under the monitors);
                                  fails if any test does
+  bench [--smp N] [--gic 2|3] [--cores-sweep] [--repeat-check]
+                                 boot the benchmarks under -cpu max -icount and write
+                                 target/bench/*.csv and *.svg (figures in instructions);
+                                 --cores-sweep also boots 2..N cores, --repeat-check boots
+                                 twice and fails unless the counts are identical
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager
   setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
   rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/
@@ -52,6 +57,7 @@ fn run() -> Result<ExitCode> {
             return run_testsuites(parse_machine(&rest)?, suites.as_deref().unwrap_or("all"));
         }
         "test" => return run_tests(),
+        "bench" => bench::run(&bench::Options::parse(rest)?)?,
         "qemu-setup" => setup::qemu_setup()?,
         "setup" => {
             setup::ensure_rust_targets(&xtask::TARGETS)?;
