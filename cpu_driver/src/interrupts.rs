@@ -88,11 +88,22 @@ pub fn notify(core: usize, port: u64) {
     }
 }
 
+/// Set when a notification arrives, taken by the next `wfi` a program traps with: the
+/// software counterpart of the event register, so that a notification that came between
+/// a program's last look at its channels and its `wfi` is not slept through.
+static WAKE_PENDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// True (once) if a notification arrived since the last call.
+pub fn take_wake() -> bool {
+    WAKE_PENDING.swap(false, Ordering::AcqRel)
+}
+
 /// This core's ports were woken: tell each bound port's endpoint. A full endpoint misses
 /// the message, which loses nothing: its receiver has messages to take, so it is not
 /// asleep, and it looks at its channels again before it next sleeps.
 fn deliver_notifications() {
     let pending = shared::slot(crate::core_id()).notify_pending.swap(0, Ordering::AcqRel);
+    WAKE_PENDING.store(true, Ordering::Release);
     let _ports = PORTS.lock();
     for port in (0..NOTIFY_PORTS).filter(|p| pending & (1 << p) != 0) {
         let slot = port_slot(port);

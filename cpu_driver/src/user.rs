@@ -49,13 +49,14 @@ pub fn from_el0(kind: ExceptionKind, frame: &mut ExceptionFrame) {
         ExceptionKind::El0Sync if Syndrome(frame.esr).class() == 0x15 => system_call(d),
         ExceptionKind::El0Sync if Syndrome(frame.esr).class() == 0x01 => {
             // WFI or WFE at EL0 (trapped: SCTLR_EL1.nTWI/nTWE are clear, so a dispatcher
-            // cannot put the whole core to sleep behind the kernel's back). The program
-            // waits for something to happen: let the others run, or if there are none,
-            // sleep until the next interrupt (a tick, an IPI from another core) and go on.
+            // cannot put the whole core to sleep behind the kernel's back; QEMU traps only
+            // WFI, treating WFE as a hint). The program waits for something to happen: let
+            // the others run, or if there are none, sleep until the next interrupt (a tick,
+            // an IPI from another core) and go on.
             d.dcb().pc += 4;
             if dispatch::others_runnable() {
                 dispatch::rotate();
-            } else {
+            } else if !crate::interrupts::take_wake() {
                 crate::arch::enable_irqs();
                 crate::arch::wait_for_interrupt();
                 crate::arch::disable_irqs();

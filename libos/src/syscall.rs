@@ -92,6 +92,18 @@ pub fn yield_now() {
     unsafe { syscall(call::YIELD, [0; 8]) };
 }
 
+/// Waits for something to happen: lets the next runnable dispatcher on this core run, or,
+/// if there is none, sleeps until an interrupt (a notification from another core, the
+/// timer tick). Not a system call but a `wfi`, which the CPU driver traps at EL0 and
+/// handles so. (`wfe` would not do: an emulator may treat it as a plain hint that never
+/// traps, and the caller would spin.)
+#[cfg(target_os = "none")]
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` at EL0 traps to the CPU driver; it touches no memory of ours. Not
+    // `nomem`: what the caller checks next may have been changed by another core.
+    unsafe { core::arch::asm!("wfi", options(nostack, preserves_flags)) };
+}
+
 /// Writes `text` to the console. Text longer than one `PRINT` takes is written in several
 /// calls (see [`print_pieces`]); each call's text stays together on the console, but
 /// another program's output may fall between two of them.

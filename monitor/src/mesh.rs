@@ -115,11 +115,10 @@ impl Mesh {
 
     /// Waits a little for a message while a request is outstanding: lets this core's
     /// other dispatchers run, or if there are none sleeps until an interrupt (a peer's
-    /// notification, or the tick that lets the caller check its deadline). A plain `wfe`,
-    /// which the CPU driver traps and handles so.
+    /// notification, or the tick that lets the caller check its deadline).
     pub fn pause(&mut self) {
         if self.announce_sleep() {
-            channels::arch::aarch64::wait_for_event();
+            libos::syscall::wait_for_interrupt();
         }
         self.end_sleep();
     }

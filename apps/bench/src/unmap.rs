@@ -20,16 +20,11 @@ const ROUNDS: u64 = 50;
 /// Tells the spanned dispatchers to end.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// A spanned dispatcher's life: sleep until told to stop. `wfe` puts its core to sleep
-/// until an interrupt when it has nothing else to run; the yield after it lets the monitor
-/// that the interrupt (a notification) woke run at once. Without the yield the monitor
-/// waited for the next timer tick, 10 million instructions, in this loop: a scheduling
-/// effect of the `wfe` trap path, measured and worked around here rather than counted.
+/// A spanned dispatcher's life: sleep until told to stop, letting its core's monitor run
+/// whenever it has something to do.
 fn sleep_until_stopped(_: u64) {
     while !STOP.load(Ordering::Acquire) {
-        // SAFETY: `wfe` only waits; the CPU driver traps it at EL0.
-        unsafe { core::arch::asm!("wfe", options(nomem, nostack)) };
-        libos::syscall::yield_now();
+        libos::syscall::wait_for_interrupt();
     }
 }
 
