@@ -197,8 +197,7 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
                 word0: u64::from(port),
                 ..crate::caps::Capability::NULL
             };
-            dest.set_cap(notify);
-            crate::caps::mdb::insert_root(dest);
+            make_root_cap(dest, notify);
             none()
         }
         method::KERNEL_NOTIFY_BIND if cap.ctype == CapType::Kernel => {
@@ -267,9 +266,7 @@ fn create_cap(args: [u64; 6], dest: Slot) -> Result<(), SysError> {
     let mut cap = crate::caps::Capability::memory(ty, boot::PhysAddr(base), size, owner);
     cap.rights = rights(args[3])?;
     crate::objects::prepare(&mut cap)?;
-    dest.set_cap(cap);
-    dest.set_remote(0);
-    crate::caps::mdb::insert_root(dest);
+    make_root_cap(dest, cap);
     crate::objects::referenced(&cap);
     Ok(())
 }
@@ -283,6 +280,13 @@ pub fn make_irq_cap(dest: Slot, intid: u32, owner: u16) {
         aux: intid,
         ..crate::caps::Capability::NULL
     };
-    dest.set_cap(irq);
+    make_root_cap(dest, irq);
+}
+
+/// Puts `cap`, made from nothing, into the empty slot `dest` as a new root of the
+/// derivation database.
+fn make_root_cap(dest: Slot, cap: crate::caps::Capability) {
+    dest.set_cap(cap);
+    dest.set_remote(0);
     crate::caps::mdb::insert_root(dest);
 }

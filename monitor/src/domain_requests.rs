@@ -22,35 +22,55 @@ impl Monitor {
         let home = self.domains.home_by_nonce(nonce).ok_or(status::NOT_FOUND)?;
         let (domain, root_base) = (home.domain, home.root_base);
         let span = if core == me {
-            let endpoint = self.endpoint.cap();
-            self.domains.start_span(me, domain, root_base, entry, arg, endpoint).map_err(|e| {
-                libos::println!("monitor: core {me}: cannot span domain {domain:#x} here: {e}");
-                status::FAILED
-            })?
+            self.span_here(me, domain, root_base, entry, arg)?
         } else {
             if !self.is_peer(core as u64) {
                 return Err(status::BAD_CORE);
             }
-            let token = self.token();
-            self.send(core, &[wire::SPAN_REQUEST, token, domain, root_base, entry, arg]);
-            let mut answer = None;
-            self.wait_for(|from, words| match *words {
-                [wire::SPAN_REPLY, t, code, span] if t == token && from == core => {
-                    answer = Some((code, span));
-                    true
-                }
-                _ => false,
-            });
-            match answer {
-                Some((status::OK, span)) => span,
-                Some((code, _)) => return Err(code),
-                None => return Err(status::TIMEOUT),
-            }
+            self.ask(core, wire::SPAN_REQUEST, &[domain, root_base, entry, arg], wire::SPAN_REPLY)?
         };
         if let Some(home) = self.domains.home_by_nonce(nonce) {
             home.spans.push((core, span));
         }
         Ok([domain, span, 0])
+    }
+
+    /// Starts a dispatcher of `domain` (at home on `home`) on this core: its span number.
+    fn span_here(
+        &mut self,
+        home: usize,
+        domain: u64,
+        root_base: u64,
+        entry: u64,
+        arg: u64,
+    ) -> Result<u64, u64> {
+        let endpoint = self.endpoint.cap();
+        self.domains.start_span(home, domain, root_base, entry, arg, endpoint).map_err(|e| {
+            libos::println!("monitor: core {}: cannot span domain {domain:#x} here: {e}", self.mesh.me);
+            status::FAILED
+        })
+    }
+
+    /// Sends `[request, token, args...]` to `core`'s monitor and waits for its answer,
+    /// `[reply, token, status, value]`: the value, or the status if it is not OK.
+    fn ask(&mut self, core: usize, request: u64, args: &[u64], reply: u64) -> Result<u64, u64> {
+        let token = self.token();
+        let mut message = alloc::vec![request, token];
+        message.extend_from_slice(args);
+        self.send(core, &message);
+        let mut answer = None;
+        self.wait_for(|from, words| match *words {
+            [tag, t, code, value] if tag == reply && t == token && from == core => {
+                answer = Some((code, value));
+                true
+            }
+            _ => false,
+        });
+        match answer {
+            Some((status::OK, value)) => Ok(value),
+            Some((code, _)) => Err(code),
+            None => Err(status::TIMEOUT),
+        }
     }
 
     /// `SHOOTDOWN`: every core the domain spans forgets the pages; the cores, as a mask.
@@ -101,21 +121,8 @@ impl Monitor {
         if !self.is_peer(core as u64) {
             return Err(status::BAD_CORE);
         }
-        let token = self.token();
-        self.send(core, &[wire::SPAWN_REQUEST, token, module, arg]);
-        let mut answer = None;
-        self.wait_for(|from, words| match *words {
-            [wire::SPAWN_REPLY, t, code, domain] if t == token && from == core => {
-                answer = Some((code, domain));
-                true
-            }
-            _ => false,
-        });
-        match answer {
-            Some((status::OK, domain)) => Ok([domain, 0, 0]),
-            Some((code, _)) => Err(code),
-            None => Err(status::TIMEOUT),
-        }
+        let domain = self.ask(core, wire::SPAWN_REQUEST, &[module, arg], wire::SPAWN_REPLY)?;
+        Ok([domain, 0, 0])
     }
 
     fn spawn_here(&mut self, module: u64, arg: u64) -> Result<u64, u64> {
@@ -140,21 +147,8 @@ impl Monitor {
         if home >= self.mesh.cores || !self.is_peer(home as u64) {
             return Err(status::NOT_FOUND);
         }
-        let token = self.token();
-        self.send(home, &[wire::KILL_REQUEST, token, domain]);
-        let mut answer = None;
-        self.wait_for(|from, words| match *words {
-            [wire::KILL_REPLY, t, code] if t == token && from == home => {
-                answer = Some(code);
-                true
-            }
-            _ => false,
-        });
-        match answer {
-            Some(status::OK) => Ok([0; 3]),
-            Some(code) => Err(code),
-            None => Err(status::TIMEOUT),
-        }
+        self.ask(home, wire::KILL_REQUEST, &[domain], wire::KILL_REPLY)?;
+        Ok([0; 3])
     }
 
     /// Ends every dispatcher of `domain` (at home here), waiting until those on other cores
@@ -282,16 +276,11 @@ impl Monitor {
 
     /// Messages of the domain protocols from other monitors; false if `words` is none.
     pub(crate) fn on_domain_message(&mut self, from: usize, words: &[u64]) -> bool {
-        let me = self.mesh.me;
         match *words {
             [wire::SPAN_REQUEST, token, domain, root_base, entry, arg] => {
-                let endpoint = self.endpoint.cap();
-                let answer = match self.domains.start_span(from, domain, root_base, entry, arg, endpoint) {
+                let answer = match self.span_here(from, domain, root_base, entry, arg) {
                     Ok(span) => [status::OK, span],
-                    Err(e) => {
-                        libos::println!("monitor: core {me}: cannot span domain {domain:#x} here: {e}");
-                        [status::FAILED, 0]
-                    }
+                    Err(code) => [code, 0],
                 };
                 self.send(from, &[wire::SPAN_REPLY, token, answer[0], answer[1]]);
             }
@@ -313,7 +302,7 @@ impl Monitor {
                     Ok(()) => status::OK,
                     Err(code) => code,
                 };
-                self.send(from, &[wire::KILL_REPLY, token, code]);
+                self.send(from, &[wire::KILL_REPLY, token, code, 0]);
             }
             [wire::LIST_REQUEST, token] => {
                 let mut reply = alloc::vec![wire::LIST_REPLY, token];

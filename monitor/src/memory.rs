@@ -179,11 +179,8 @@ impl RamService {
     /// A RAM capability for `extent` (memory this core owns, just allocated in the replica),
     /// retyped from the capability that covers it; the monitor keeps a copy.
     fn hand_out(&mut self, extent: Extent) -> Result<([u64; 3], Option<CapRef>), u64> {
-        let source = self
-            .sources
-            .iter()
-            .find(|(s, _)| s.base <= extent.base && extent.end() <= s.end())
-            .map(|&(s, cap)| (s, cap));
+        let source =
+            self.sources.iter().find(|(s, _)| s.base <= extent.base && extent.end() <= s.end()).copied();
         let made = source.ok_or(status::FAILED).and_then(|(s, cap)| {
             let slot = libos::cspace::alloc_slot().map_err(|_| status::FAILED)?;
             match cap.0.retype(CapType::Ram, extent.size_bytes, extent.base - s.base, 1, slot) {

@@ -43,7 +43,6 @@ pub struct Mesh {
     pub members: u64,
     /// Where the next poll starts, so that no channel starves the others.
     next: usize,
-    buffer: Vec<u64>,
     /// Messages that came during bring-up but are not about it (a monitor that joined
     /// early already speaks the replication protocols): served first, in order, after.
     pub backlog: Vec<(usize, Vec<u64>)>,
@@ -53,7 +52,7 @@ impl Mesh {
     pub fn new(me: usize, cores: usize) -> Mesh {
         let mut channels = Vec::new();
         channels.resize_with(cores, || None);
-        Mesh { me, cores, channels, members: 1 << me, next: 0, buffer: Vec::new(), backlog: Vec::new() }
+        Mesh { me, cores, channels, members: 1 << me, next: 0, backlog: Vec::new() }
     }
 
     /// True if a channel to `core` is open.
@@ -74,18 +73,19 @@ impl Mesh {
         channel.sender.send(words, &mut Yield).map_err(SendError::Ring)
     }
 
-    /// The next message from any channel: `(from, words)`. A channel whose peer broke the
-    /// protocol is reported and closed.
-    pub fn poll(&mut self) -> Option<(usize, &[u64])> {
+    /// The next message from any channel, copied into `into` (its one copy out of the
+    /// ring): the core it came from. A channel whose peer broke the protocol is reported
+    /// and closed.
+    pub fn poll(&mut self, into: &mut Vec<u64>) -> Option<usize> {
         for i in 0..self.cores {
             let core = (self.next + i) % self.cores;
             let Some(channel) = self.channels[core].as_mut() else { continue };
             match channel.receiver.try_recv() {
                 Ok(Some(words)) => {
-                    self.buffer.clear();
-                    self.buffer.extend_from_slice(words);
+                    into.clear();
+                    into.extend_from_slice(words);
                     self.next = core + 1;
-                    return Some((core, &self.buffer));
+                    return Some(core);
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -281,14 +281,14 @@ fn wait_until(
 ) {
     let deadline = timeout.map(|t| libos::clock::now().saturating_add(t));
     loop {
-        while let Some((from, words)) = mesh.poll() {
-            let message = words.to_vec();
+        let mut message = Vec::new();
+        while let Some(from) = mesh.poll(&mut message) {
             let bring_up = matches!(
                 message.first(),
                 Some(&(wire::HELLO | wire::CONNECT | wire::MEMBERS | wire::JOINED))
             );
             if !bring_up {
-                mesh.backlog.push((from, message));
+                mesh.backlog.push((from, core::mem::take(&mut message)));
             } else if handle(mesh, from, &message) {
                 return;
             }

@@ -81,9 +81,7 @@ impl Monitor {
             self.on_monitor_message(from, &message);
         }
         let mut message = Vec::new();
-        while let Some((from, words)) = self.mesh.poll() {
-            message.clear();
-            message.extend_from_slice(words);
+        while let Some(from) = self.mesh.poll(&mut message) {
             self.on_monitor_message(from, &message);
         }
     }
@@ -99,9 +97,7 @@ impl Monitor {
         let deadline = libos::clock::now().saturating_add(answer_timeout_ticks());
         let mut message = Vec::new();
         loop {
-            while let Some((from, words)) = self.mesh.poll() {
-                message.clear();
-                message.extend_from_slice(words);
+            while let Some(from) = self.mesh.poll(&mut message) {
                 if done(from, &message) {
                     return true;
                 }

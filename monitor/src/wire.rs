@@ -50,7 +50,7 @@ pub const SPAWN_REQUEST: u64 = 26;
 pub const SPAWN_REPLY: u64 = 27;
 /// `[token, domain]`: end `domain` (at home here) everywhere.
 pub const KILL_REQUEST: u64 = 28;
-/// `[token, status]`: the answer to [`KILL_REQUEST`].
+/// `[token, status, 0]`: the answer to [`KILL_REQUEST`].
 pub const KILL_REPLY: u64 = 29;
 /// `[token]`: list the domains you know.
 pub const LIST_REQUEST: u64 = 30;
