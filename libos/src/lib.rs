@@ -67,6 +67,7 @@
 pub use abi;
 pub use error::Error;
 
+pub mod bench;
 pub mod error;
 pub mod print;
 pub mod range;
