@@ -227,11 +227,49 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
             ops::set_remote(of, args[1]);
             none()
         }
+        method::KERNEL_CAP_OP if cap.ctype == CapType::Kernel => cap_op(d, args),
         method::NOTIFY_SEND if cap.ctype == CapType::Notify => {
             crate::interrupts::notify(cap.aux as usize, cap.word0);
             none()
         }
         _ => Err(SysError::IllegalOperation),
+    }
+}
+
+/// [`method::KERNEL_CAP_OP`]: `args` = (cap, op, a, b, c, dest).
+fn cap_op(d: Dispatcher, args: [u64; 6]) -> Result<Values, SysError> {
+    use abi::method::cap_op;
+    let of = slot(d, args[0])?;
+    if of.cap().is_null() {
+        return Err(SysError::SlotEmpty);
+    }
+    let one = |x: u64| Ok(Some(([x, 0, 0, 0, 0, 0, 0], 1)));
+    match args[1] {
+        cap_op::ANCHOR => {
+            of.set_remote(of.remote() | method::remote::ANCHOR);
+            none()
+        }
+        cap_op::COPIES => one(ops::counted_copies(of) as u64),
+        cap_op::HAS_DESCENDANTS => one(u64::from(crate::caps::mdb::first_descendant(of).is_some())),
+        cap_op::DELETE_COPIES => {
+            ops::delete_other_copies(of);
+            none()
+        }
+        cap_op::DELETE_DESCENDANTS => {
+            ops::delete_descendants(of);
+            none()
+        }
+        cap_op::DELETE => {
+            ops::delete(of);
+            none()
+        }
+        cap_op::RETYPE => {
+            let ty = CapType::from_raw(args[2]).ok_or(SysError::InvalidArgument)?;
+            let dest = dest_slots(d, args[5])?;
+            ops::retype(of, ty, args[3], args[4], 1, dest, &mut crate::objects::prepare)?;
+            none()
+        }
+        _ => Err(SysError::InvalidArgument),
     }
 }
 

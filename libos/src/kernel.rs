@@ -67,3 +67,12 @@ pub fn set_remote(cap: CapRef, relations: u64) -> Result<(), Error> {
 pub fn power_off(status: u64) -> Result<(), Error> {
     kernel().invoke(method::KERNEL_POWER_OFF, [status, 0, 0, 0, 0, 0]).map(drop)
 }
+
+/// Operation `op` of `abi::method::cap_op` on `cap`, with its arguments `args` and
+/// destination slot (if it takes one): `x1` of the answer (a count or a truth value where
+/// the operation has one, else 0).
+pub fn cap_op(cap: CapRef, op: u64, args: [u64; 3], dest: Option<CapRef>) -> Result<u64, Error> {
+    let dest = dest.map_or(0, CapRef::raw);
+    let values = kernel().invoke(method::KERNEL_CAP_OP, [cap.raw(), op, args[0], args[1], args[2], dest])?;
+    Ok(values[0])
+}

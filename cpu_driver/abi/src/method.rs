@@ -102,6 +102,36 @@ pub mod remote {
     /// It was retyped from memory another core holds capabilities to.
     pub const ANCESTORS: u64 = 1 << 2;
     pub const ALL: u64 = COPIES | DESCENDANTS | ANCESTORS;
+    /// Not a relation but a mark on one copy: the monitor's *anchor*, the copy it keeps so
+    /// that this core's database goes on knowing the object while programs here hold none.
+    /// Anchors do not count as copies when the CPU driver decides whether a program deletes
+    /// its core's last copy; copying a capability does not copy the mark, and
+    /// [`super::KERNEL_SET_REMOTE`] leaves it as it is ([`super::cap_op::ANCHOR`] sets it).
+    pub const ANCHOR: u64 = 1 << 3;
+}
+
+/// On the kernel capability: `(cap, op, a, b, c, dest)`: what a monitor does to a capability
+/// with relations on other cores, bypassing the `RetryThroughMonitor` refusals its programs
+/// get. `op` is one of [`cap_op`]; `a`, `b`, `c` and `dest` are as that op says.
+pub const KERNEL_CAP_OP: u64 = 72;
+
+/// The operations of [`KERNEL_CAP_OP`].
+pub mod cap_op {
+    /// Marks this copy as the monitor's anchor ([`super::remote::ANCHOR`]).
+    pub const ANCHOR: u64 = 0;
+    /// → `x1` = how many copies of the object this core holds, anchors not counted.
+    pub const COPIES: u64 = 1;
+    /// → `x1` = 1 if objects retyped from it exist on this core, else 0.
+    pub const HAS_DESCENDANTS: u64 = 2;
+    /// Deletes every other copy of the object on this core except anchors.
+    pub const DELETE_COPIES: u64 = 3;
+    /// Deletes every object retyped from it on this core (and their descendants).
+    pub const DELETE_DESCENDANTS: u64 = 4;
+    /// Empties this slot, as [`super::DELETE`] would without relations.
+    pub const DELETE: u64 = 5;
+    /// `(type, object_bytes, offset, dest)`: one object retyped from it into the empty slot
+    /// `dest`, as [`super::RETYPE`] with a count of one: the monitors have agreed to it.
+    pub const RETYPE: u64 = 6;
 }
 
 /// On a notify capability: `()`: wakes the port it names (an IPI to its core).

@@ -64,8 +64,8 @@ pub fn mint(src: Slot, dest: Slot, rights: Rights, badge: Option<u64>) -> Result
         }
         _ => {
             dest.set_cap(cap);
-            // A copy has the same relations elsewhere as its source.
-            dest.set_remote(src.remote());
+            // A copy has the same relations elsewhere as its source, but is no anchor.
+            dest.set_remote(src.remote() & !abi::method::remote::ANCHOR);
             mdb::insert_after(src, dest);
         }
     }
@@ -226,9 +226,40 @@ fn delete_at_depth(slot: Slot, depth: u32) {
 }
 
 /// Records `relations` (`abi::method::remote` bits) on every copy of `slot`'s capability.
+/// A copy's anchor mark stays as it is.
 pub fn set_remote(slot: Slot, relations: u64) {
     for copy in mdb::copies(slot) {
-        copy.set_remote(relations);
+        copy.set_remote(relations | copy.remote() & abi::method::remote::ANCHOR);
+    }
+}
+
+/// How many capabilities to `slot`'s object this core holds, the monitor's anchor not
+/// counted.
+pub fn counted_copies(slot: Slot) -> usize {
+    mdb::copies(slot).filter(|c| c.remote() & abi::method::remote::ANCHOR == 0).count()
+}
+
+/// Deletes every copy of `slot`'s object except `slot` itself and anchors.
+pub fn delete_other_copies(slot: Slot) {
+    let cap = slot.cap();
+    // Each delete changes the list: look the next victim up afresh.
+    while slot.cap() == cap {
+        let victim = mdb::copies(slot).find(|&c| c != slot && c.remote() & abi::method::remote::ANCHOR == 0);
+        match victim {
+            Some(v) => delete(v),
+            None => return,
+        }
+    }
+}
+
+/// Deletes every descendant of `slot`'s object.
+pub fn delete_descendants(slot: Slot) {
+    let cap = slot.cap();
+    while slot.cap() == cap {
+        match mdb::first_descendant(slot) {
+            Some(v) => delete(v),
+            None => return,
+        }
     }
 }
 
@@ -236,9 +267,9 @@ pub fn set_remote(slot: Slot, relations: u64) {
 /// or must ask its monitor because the object has relations on other cores that this core's
 /// database cannot see. Deleting a copy that is not this core's last is always local.
 pub fn needs_monitor(slot: Slot, method: u64) -> bool {
-    let relations = slot.remote();
+    let relations = slot.remote() & abi::method::remote::ALL;
     match method {
-        abi::method::DELETE => relations != 0 && mdb::is_final(slot),
+        abi::method::DELETE => relations != 0 && counted_copies(slot) <= 1,
         abi::method::REVOKE => {
             relations & (abi::method::remote::COPIES | abi::method::remote::DESCENDANTS) != 0
         }

@@ -512,3 +512,30 @@ fn remote_relations_send_delete_of_the_last_copy_revoke_and_retype_to_the_monito
     ops::delete(ram);
     assert_eq!(ram.remote(), 0);
 }
+
+#[test]
+fn the_monitors_anchor_is_not_a_copy_a_program_can_count_on() {
+    use abi::method::{remote, DELETE};
+    let w = world(256 * 1024);
+    w.retype(0, CapType::Ram, PAGE_SIZE * 4, 0, 1, 10).unwrap();
+    let (program, anchor) = (w.slot(10), w.slot(11));
+    ops::copy(program, anchor).unwrap();
+    anchor.set_remote(remote::ANCHOR);
+    ops::set_remote(program, remote::COPIES);
+    assert_eq!(anchor.remote(), remote::COPIES | remote::ANCHOR, "the mark survives new relations");
+    assert_eq!(ops::counted_copies(program), 1);
+    assert!(ops::needs_monitor(program, DELETE), "the anchor does not make the program's copy one of two");
+    // A copy of the anchor is an ordinary copy.
+    ops::copy(anchor, w.slot(12)).unwrap();
+    assert_eq!(w.slot(12).remote(), remote::COPIES);
+    assert_eq!(ops::counted_copies(program), 2);
+    assert!(!ops::needs_monitor(program, DELETE));
+    // Deleting the other copies keeps the anchor; a retyped object goes with the descendants.
+    w.retype(10, CapType::Frame, PAGE_SIZE, 0, 1, 13).unwrap();
+    ops::delete_other_copies(anchor);
+    assert!(program.cap().is_null() && w.slot(12).cap().is_null() && !anchor.cap().is_null());
+    assert!(!w.slot(13).cap().is_null(), "descendants are not copies");
+    ops::delete_descendants(anchor);
+    assert!(w.slot(13).cap().is_null());
+    assert_eq!(ops::counted_copies(anchor), 0);
+}
