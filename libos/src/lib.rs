@@ -77,6 +77,8 @@ pub mod syscall;
 pub mod cap;
 #[cfg(target_os = "none")]
 pub mod clock;
+#[cfg(target_os = "none")]
+pub mod crosscore;
 #[cfg(any(test, target_os = "none"))]
 pub mod cspace;
 #[cfg(all(feature = "heap", any(test, target_os = "none")))]

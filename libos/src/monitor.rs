@@ -54,6 +54,29 @@ pub mod op {
     /// monitors know, on all cores (`cores`: a bit per core it runs on; `name`: up to 8
     /// bytes of its name, little-endian); `NOT_FOUND` past the end.
     pub const LIST: u64 = 13;
+    /// `op | core << 8`, `[nonce, mailbox, rights | move << 8]`: sends a copy of the
+    /// capability attached with `nonce` (RAM or a frame) with `rights` to `core`, where it
+    /// waits in that core's monitor under `mailbox` for [`CAP_RECEIVE`]; answers once it is
+    /// there. With `move` the attached copy is deleted once the copy arrived (the program
+    /// deletes its own). See `docs/capability-protocol.md`.
+    pub const CAP_COPY: u64 = 32;
+    /// `[mailbox, now]` → the capability sent to this core under `mailbox`, once it arrives;
+    /// with `now` = 1, `NOT_FOUND` at once if it is not there.
+    pub const CAP_RECEIVE: u64 = 33;
+    /// `[nonce]`: deletes the attached copy, which the program's own was the last of on
+    /// this core (it deleted that one after attaching); if it was the last anywhere the
+    /// object is reclaimed.
+    pub const CAP_DELETE: u64 = 34;
+    /// `[nonce]` → the capability again: deletes every other copy and every descendant of
+    /// the attached capability's object, on every core, and hands a copy back to keep.
+    pub const CAP_REVOKE: u64 = 35;
+    /// `[nonce, type | offset << 8, object bytes]` → the new capability: one object retyped
+    /// from the attached capability, once its owner core agreed that no descendants exist
+    /// anywhere (of concurrent retypes of one object, exactly one is agreed to).
+    pub const CAP_RETYPE: u64 = 36;
+    /// `[]` → `[reclaimed, records, outstanding]`: this core's monitor's capability books:
+    /// objects it reclaimed, objects it keeps a record of, its requests still waiting.
+    pub const CAP_INFO: u64 = 37;
 }
 
 /// A request's operation and the core it names, for the requests that name one in word 0.
@@ -80,6 +103,12 @@ pub mod status {
     pub const FAILED: u64 = 5;
     /// No such domain, attachment or list entry.
     pub const NOT_FOUND: u64 = 6;
+    /// A revoke of the capability came first.
+    pub const REVOKED: u64 = 16;
+    /// Retype refused: objects made from it exist on some core.
+    pub const DESCENDANTS_EXIST: u64 = 17;
+    /// The destination could not take the capability (mailbox taken).
+    pub const REFUSED: u64 = 18;
     /// Never sent: the monitor's own note that a request's answer went already, or will
     /// go later.
     pub const ANSWERED: u64 = u64::MAX;
@@ -92,6 +121,9 @@ pub mod status {
             TIMEOUT => "another core's monitor did not answer",
             FAILED => "the operation failed",
             NOT_FOUND => "no such domain or entry",
+            REVOKED => "a revoke of the capability came first",
+            DESCENDANTS_EXIST => "objects made from it exist on some core",
+            REFUSED => "the destination refused the capability",
             _ => "unknown status",
         }
     }

@@ -338,6 +338,7 @@ impl Monitor {
             if let Err(e) = started.child.reclaim() {
                 libos::println!("monitor: core {me}: cannot reclaim domain {domain:#x}: {e}");
             }
+            self.sweep_caps();
         } else if badge & SPAN_BADGE != 0 {
             let Some(span) = self.domains.take_span(badge) else { return };
             if let Some(Exit::Faulted { .. }) = how {

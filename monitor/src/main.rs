@@ -20,6 +20,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+mod caps;
+#[cfg(target_os = "none")]
 mod domain_requests;
 #[cfg(target_os = "none")]
 mod domains;

@@ -42,8 +42,10 @@ pub struct RamService {
     /// RAM capabilities covering the memory this core owns: its share, then what other
     /// cores gave it.
     sources: Vec<(Extent, RamCap)>,
-    /// The monitor's copies of the RAM it handed out.
-    handed: Vec<(Extent, CapRef)>,
+    /// The monitor's copies of the RAM it handed out, and whether each is a whole source
+    /// (handed out as it is: a retype into an object of the same type, base and size would
+    /// be indistinguishable from a copy of its parent).
+    handed: Vec<(Extent, CapRef, bool)>,
     /// Programs waiting for memory from another core: (token, reply endpoint, bytes).
     waiting: Vec<(u64, EndpointCap, u64)>,
 }
@@ -117,13 +119,27 @@ impl RamService {
         self.process(effects)
     }
 
+    /// The monitor's own copy of the RAM it handed out as `[base, base + size)`.
+    pub fn handed_copy(&self, base: u64, size: u64) -> Option<CapRef> {
+        self.handed.iter().find(|(e, ..)| e.base == base && e.size_bytes == size).map(|(_, cap, _)| *cap)
+    }
+
+    /// The size of the RAM handed out at `base`.
+    pub fn handed_size(&self, base: u64) -> Option<u64> {
+        self.handed.iter().find(|(e, ..)| e.base == base).map(|(e, ..)| e.size_bytes)
+    }
+
     /// Takes back the RAM handed out at `base`, destroying everything made from it.
     pub fn free(&mut self, base: u64) -> Result<(), u64> {
-        let index = self.handed.iter().position(|(e, _)| e.base == base).ok_or(status::BAD_REQUEST)?;
-        let (extent, cap) = self.handed.swap_remove(index);
+        let index = self.handed.iter().position(|(e, ..)| e.base == base).ok_or(status::BAD_REQUEST)?;
+        let (extent, cap, whole) = self.handed.swap_remove(index);
         let _ = cap.revoke();
-        let _ = cap.delete();
-        libos::cspace::free_slot(cap);
+        if whole {
+            self.sources.push((extent, RamCap(cap)));
+        } else {
+            let _ = cap.delete();
+            libos::cspace::free_slot(cap);
+        }
         self.replica.free(extent).map_err(|_| status::FAILED)
     }
 
@@ -179,8 +195,13 @@ impl RamService {
     /// A RAM capability for `extent` (memory this core owns, just allocated in the replica),
     /// retyped from the capability that covers it; the monitor keeps a copy.
     fn hand_out(&mut self, extent: Extent) -> Result<([u64; 3], Option<CapRef>), u64> {
-        let source =
-            self.sources.iter().find(|(s, _)| s.base <= extent.base && extent.end() <= s.end()).copied();
+        let source = self.sources.iter().position(|(s, _)| s.base <= extent.base && extent.end() <= s.end());
+        if let Some(index) = source.filter(|&i| self.sources[i].0 == extent) {
+            let (_, whole) = self.sources.swap_remove(index);
+            self.handed.push((extent, whole.0, true));
+            return Ok(([extent.base, extent.size_bytes, 0], Some(whole.0)));
+        }
+        let source = source.map(|i| self.sources[i]);
         let made = source.ok_or(status::FAILED).and_then(|(s, cap)| {
             let slot = libos::cspace::alloc_slot().map_err(|_| status::FAILED)?;
             match cap.0.retype(CapType::Ram, extent.size_bytes, extent.base - s.base, 1, slot) {
@@ -194,7 +215,7 @@ impl RamService {
         });
         match made {
             Ok(slot) => {
-                self.handed.push((extent, slot));
+                self.handed.push((extent, slot, false));
                 Ok(([extent.base, extent.size_bytes, 0], Some(slot)))
             }
             Err(code) => {

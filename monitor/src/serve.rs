@@ -5,6 +5,7 @@
 //! answers here, in [`Monitor::wait_for`], which goes on serving every other message
 //! meanwhile: two monitors waiting on each other still answer each other.
 
+use crate::caps::CapService;
 use crate::domains::{Domains, SPAN_BADGE, STARTED_BADGE};
 use crate::memory::RamService;
 use crate::mesh::Mesh;
@@ -36,6 +37,7 @@ pub struct Monitor {
     pub(crate) endpoint: Endpoint,
     pub(crate) domains: Domains,
     memory: RamService,
+    caps: CapService,
     /// Per sending core, the stream being received.
     streams: Vec<StreamIn>,
     next_token: u64,
@@ -45,7 +47,8 @@ impl Monitor {
     pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService, domains: Domains) -> Monitor {
         let cores = mesh.cores;
         let streams = alloc::vec![StreamIn::default(); cores];
-        let mut monitor = Monitor { mesh, endpoint, domains, memory, streams, next_token: 1 };
+        let caps = CapService::new(mesh.me, cores);
+        let mut monitor = Monitor { mesh, endpoint, domains, memory, caps, streams, next_token: 1 };
         let effects = monitor.memory.announce();
         monitor.send_memory(effects);
         monitor
@@ -145,6 +148,16 @@ impl Monitor {
                     self.mesh.me
                 ),
             },
+            [wire::CAPS, ref rest @ ..] => {
+                let outcome = self.caps.on_message(from, rest);
+                self.after_caps(outcome);
+            }
+            [wire::RECLAIM, type_code, base, size_bytes, descendants] if type_code <= u64::from(u8::MAX) => {
+                let obj = replica::caps::ObjectKey { type_code: type_code as u8, base, size_bytes };
+                if let Some(ram) = self.caps.on_reclaimed_elsewhere(obj, descendants != 0) {
+                    self.give_back(ram);
+                }
+            }
             // A pair the boot core introduced after this monitor's bring-up gave up waiting.
             [wire::CONNECT, peer, base] if from == 0 && (peer as usize) < self.mesh.cores => {
                 let peer = peer as usize;
@@ -193,12 +206,61 @@ impl Monitor {
         }
     }
 
+    /// Lets the capability protocol know of copies that went with a program that ended.
+    pub(crate) fn sweep_caps(&mut self) {
+        let swept = self.caps.sweep();
+        self.after_caps(swept);
+    }
+
+    /// Sends the capability protocol's messages and reclaims what it says to.
+    fn after_caps(&mut self, outcome: crate::caps::Outcome) {
+        for (to, msg) in outcome.messages {
+            let mut words = alloc::vec![wire::CAPS];
+            msg.encode(&mut words);
+            self.send(to, &words);
+        }
+        for (obj, descendants) in outcome.reclaims {
+            let mut give_back = None;
+            if self.caps.reclaim_here(obj, descendants, &mut give_back) {
+                let words = [
+                    wire::RECLAIM,
+                    u64::from(obj.type_code),
+                    obj.base,
+                    obj.size_bytes,
+                    u64::from(descendants),
+                ];
+                for peer in self.mesh.peers().collect::<Vec<_>>() {
+                    self.send(peer, &words);
+                }
+            }
+            if let Some(ram) = give_back {
+                self.give_back(ram);
+            }
+        }
+    }
+
+    /// Gives RAM this core's monitor handed out back to the replicated ownership map: its
+    /// last copy anywhere is gone.
+    fn give_back(&mut self, ram: replica::caps::ObjectKey) {
+        if let Err(code) = self.memory.free(ram.base) {
+            libos::println!(
+                "monitor: core {}: cannot take back RAM at {:#x}: {}",
+                self.mesh.me,
+                ram.base,
+                status::describe(code)
+            );
+        }
+    }
+
     fn on_program_request(&mut self, words: [u64; 4], cap: Option<CapRef>) {
         let [request, a, b, c] = words;
         let (op, core) = libos::monitor::split_op(request);
         if request == op::ATTACH {
             if let Some(cap) = cap {
-                if let Err(e) = self.domains.attach(a, cap) {
+                let is_root_table = cap.identify().is_ok_and(|i| i.ty == libos::abi::cap::CapType::VNodeL0);
+                let attached =
+                    if is_root_table { self.domains.attach(a, cap) } else { self.caps.attach(a, cap) };
+                if let Err(e) = attached {
                     libos::println!("monitor: core {}: attachment refused: {e}", self.mesh.me);
                     let _ = cap.delete();
                     libos::cspace::free_slot(cap);
@@ -218,6 +280,27 @@ impl Monitor {
             (_, op::SHOOTDOWN) => self.shootdown(a, b, c).map(|r| (r, None)),
             (_, op::KILL) => self.kill(a).map(|r| (r, None)),
             (_, op::LIST) => self.list(a).map(|r| (r, None)),
+            (op::CAP_COPY, _) | (_, op::CAP_RECEIVE | op::CAP_DELETE | op::CAP_REVOKE | op::CAP_RETYPE) => {
+                let swept = self.caps.sweep();
+                self.after_caps(swept);
+                let memory = &self.memory;
+                let handed = |obj: replica::caps::ObjectKey| {
+                    let ram = obj.type_code == libos::abi::cap::CapType::Ram as u8;
+                    ram.then(|| memory.handed_copy(obj.base, obj.size_bytes)).flatten()
+                };
+                match self.caps.request(op, core as u64, [a, b, c], reply, handed) {
+                    Ok(outcome) => {
+                        self.after_caps(outcome);
+                        Err(status::ANSWERED)
+                    }
+                    Err(code) => Err(code),
+                }
+            }
+            (_, op::CAP_INFO) => {
+                let swept = self.caps.sweep();
+                self.after_caps(swept);
+                Ok((self.caps.info(), None))
+            }
             _ => self.basic_request(request, [a, b, c], reply),
         };
         match answer {
@@ -241,6 +324,10 @@ impl Monitor {
                 self.send_memory(outcome);
                 // Answered by `send_memory`, now or when another core has given memory.
                 Err(status::ANSWERED)
+            }
+            op::RAM_FREE if self.memory.handed_size(a).is_some_and(|size| self.caps.is_shared(a, size)) => {
+                // Copies live on other cores: only deleting them all gives the RAM back.
+                Err(status::BAD_REQUEST)
             }
             op::RAM_FREE => self.memory.free(a).map(|()| ([0; 3], None)),
             op::CHECK => Ok((self.check(), None)),

@@ -31,6 +31,11 @@ pub const DIGEST_REQUEST: u64 = 9;
 pub const DIGEST: u64 = 10;
 /// A replicated memory ownership message (`replica::memory::Msg`) follows.
 pub const MEMORY: u64 = 16;
+/// A capability protocol message (`replica::caps::Msg`) follows.
+pub const CAPS: u64 = 17;
+/// `[type, base, size, descendants may remain]`: the last copy of this object anywhere is
+/// gone; its origin core destroys it (see `caps.rs`).
+pub const RECLAIM: u64 = 18;
 /// `[token, domain, root table base, entry, arg]`: start a dispatcher of `domain` here.
 pub const SPAN_REQUEST: u64 = 20;
 /// `[token, status, span]`: the answer to [`SPAN_REQUEST`].

@@ -124,10 +124,16 @@ pub enum Role {
     /// core it runs on shifted left 8 bits), each dispatcher waiting forever; then waits
     /// forever too. Started by the system suite on another core, to be killed there.
     SpanEverywhere = 15,
+    /// A worker of the capability tests on another core ([`crate::tests::crosscore`]):
+    /// collects a board frame and a capability from its core's monitor, waits for the
+    /// test's go, does its part with the capability and writes the outcome on the board.
+    /// `param`: the part, the core it runs on shifted left 8 bits, the test's batch
+    /// number shifted left 16.
+    CapWorker = 16,
 }
 
 impl Role {
-    const ALL: [Role; 15] = [
+    const ALL: [Role; 16] = [
         Role::Exit,
         Role::Panic,
         Role::Fault,
@@ -143,6 +149,7 @@ impl Role {
         Role::Sum,
         Role::Spin,
         Role::SpanEverywhere,
+        Role::CapWorker,
     ];
 
     /// The argument that starts a child in this role with `param`.
@@ -179,6 +186,7 @@ pub fn run(role: Role, param: u32) -> u64 {
         Role::Sum => sum(param),
         Role::Spin => spin(),
         Role::SpanEverywhere => span_everywhere(param),
+        Role::CapWorker => crate::tests::crosscore::work(param),
     };
     played.unwrap_or_else(|e| BROKEN | error_code(e))
 }

@@ -6,6 +6,7 @@
 
 mod children;
 mod copy;
+pub mod crosscore;
 mod delete;
 mod dispatcher;
 mod elf;
@@ -19,7 +20,7 @@ mod lmp;
 mod preempt;
 mod retype;
 mod syscall;
-mod system;
+pub mod system;
 mod vspace;
 
 use crate::framework::{Suite, Test};
@@ -52,6 +53,11 @@ pub const SYSTEM: Suite = Suite {
         system::spanned_dispatchers_share_memory_with_the_first_one,
         system::after_an_unmap_with_shootdown_other_cores_fault_on_the_page,
         system::killing_a_domain_ends_it_on_every_core,
+        crosscore::a_capability_sent_to_another_core_names_the_same_memory_there,
+        crosscore::concurrent_deletes_of_the_last_copies_reclaim_the_memory_exactly_once,
+        crosscore::of_concurrent_retypes_of_copies_on_every_core_exactly_one_succeeds,
+        crosscore::a_revoke_racing_copies_in_flight_leaves_no_copy_anywhere,
+        crosscore::capability_requests_the_monitors_cannot_honour_are_refused,
     ],
 };
 

@@ -16,7 +16,7 @@ use libos::monitor::{self, status};
 use libos::Error;
 
 /// The member cores other than this one (core 0).
-fn peers() -> Result<impl Iterator<Item = u64>, crate::failure::Failure> {
+pub(crate) fn peers() -> Result<impl Iterator<Item = u64>, crate::failure::Failure> {
     let (members, _) = expect_ok(monitor::check())?;
     Ok((1..64).filter(move |c| members & (1 << c) != 0))
 }
@@ -134,7 +134,7 @@ pub fn bad_requests_to_the_monitor_are_refused_and_change_nothing(_: &Env) -> Ou
 }
 
 /// The number of boot module `name` in the archive.
-fn module_number(name: &str) -> Result<u64, crate::failure::Failure> {
+pub(crate) fn module_number(name: &str) -> Result<u64, crate::failure::Failure> {
     (0..64)
         .find(|&i| libos::spawn::module_name(i) == Some(name))
         .map(|i| i as u64)
@@ -154,7 +154,10 @@ fn cores_of(domain: u64) -> Result<u64, crate::failure::Failure> {
 }
 
 /// Waits (yielding) until `holds`, for at most about `rounds` looks.
-fn eventually(rounds: u32, mut holds: impl FnMut() -> Result<bool, crate::failure::Failure>) -> Outcome {
+pub(crate) fn eventually(
+    rounds: u32,
+    mut holds: impl FnMut() -> Result<bool, crate::failure::Failure>,
+) -> Outcome {
     for _ in 0..rounds {
         if holds()? {
             return Ok(());
