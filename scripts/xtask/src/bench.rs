@@ -255,7 +255,7 @@ pub struct Plot {
 /// The plots `cargo xtask bench` draws. The baselines (`counter`, `syscall_nop`,
 /// `monitor_call`) are single figures: they get a table each and appear in the plots as
 /// dashed lines.
-pub const PLOTS: [Plot; 5] = [
+pub const PLOTS: [Plot; 6] = [
     Plot {
         benchmark: "urpc_rtt",
         title: "URPC round trip, boot core's monitor to each other core's",
@@ -301,6 +301,17 @@ pub const PLOTS: [Plot; 5] = [
         y_key: "instructions_per_op",
         y_label: "instructions per unmap",
         series: |_| "unmap + shootdown".into(),
+        references: &[("urpc_rtt", "URPC round trip (first core)")],
+    },
+    Plot {
+        benchmark: "revoke",
+        title: "Revoking a capability with copies on N cores (mark, then commit, by message)",
+        x_key: "cores",
+        x_label: "cores holding a copy",
+        x_scale: Scale::Linear,
+        y_key: "instructions_per_op",
+        y_label: "instructions per revoke",
+        series: |_| "two-phase revoke".into(),
         references: &[("urpc_rtt", "URPC round trip (first core)")],
     },
     Plot {
