@@ -25,7 +25,7 @@ pub const SGI_PONG: u32 = 1;
 pub const SGI_NOTIFY: u32 = 2;
 
 /// Notify ports per core.
-pub const NOTIFY_PORTS: u64 = 64;
+pub const NOTIFY_PORTS: u64 = abi::method::NOTIFY_PORTS;
 
 /// The endpoint each notify port delivers to (an empty slot: the port is unbound), kept
 /// like the interrupt routes' endpoints.

@@ -131,12 +131,17 @@ fn put_back(from: CapRef, to: CapRef) -> Result<(), Error> {
 }
 
 /// Attaches `cap` to this core's monitor under a fresh nonce.
-fn attach(cap: CapRef) -> Result<u64, Error> {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let count = NEXT.fetch_add(1, Ordering::Relaxed);
-    // Hard to guess, never repeated within this program: whoever knows a nonce may use the
-    // capability through the monitor.
-    let nonce = crate::clock::now().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ count.rotate_left(40) ^ cap.raw();
+pub(crate) fn attach(cap: CapRef) -> Result<u64, Error> {
+    let nonce = fresh_nonce(cap);
     monitor::attach(nonce, cap)?;
     Ok(nonce)
+}
+
+/// A number hard to guess and never repeated within this program, for attachments and
+/// mailboxes: whoever knows an attachment's nonce may use the capability through the
+/// monitor.
+pub(crate) fn fresh_nonce(cap: CapRef) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let count = NEXT.fetch_add(1, Ordering::Relaxed);
+    crate::clock::now().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ count.rotate_left(40) ^ cap.raw()
 }

@@ -68,6 +68,8 @@ pub use abi;
 pub use error::Error;
 
 pub mod bench;
+#[cfg(target_os = "none")]
+pub mod bind;
 pub mod error;
 pub mod print;
 pub mod range;

@@ -77,7 +77,32 @@ pub mod op {
     /// `[]` → `[reclaimed, records, outstanding]`: this core's monitor's capability books:
     /// objects it reclaimed, objects it keeps a record of, its requests still waiting.
     pub const CAP_INFO: u64 = 37;
+    /// `[nonce]` → `[port]`: binds a notify port of this core to the endpoint attached with
+    /// `nonce`; notifications of the port arrive there as `[NOTIFIED, port, 0, 0]`.
+    pub const PORT: u64 = 38;
+    /// `[port]`: gives a port from [`PORT`] back.
+    pub const PORT_FREE: u64 = 39;
+    /// `[core, port]` → a notify capability that wakes port `port` of core `core`.
+    pub const NOTIFY: u64 = 40;
+    /// `[nonce, name, name]` → `[service]`: exports the endpoint attached with `nonce` under
+    /// the name (up to 16 bytes in two words), in every monitor's registry.
+    pub const EXPORT: u64 = 41;
+    /// `[name, name]` → `[core, service, this core]`: looks a name up in this monitor's
+    /// replica of the registry.
+    pub const LOOKUP: u64 = 42;
+    /// `op | core << 8`, `[service, mailbox, port]`: asks service `service` on `core` to
+    /// accept a channel whose frame was sent to `mailbox` there, waking the client through
+    /// `port` of this core; on this core, `[service, nonce, 0]` with the client's endpoint
+    /// attached under `nonce` instead. Answers once the service has the notice.
+    pub const CONNECT: u64 = 43;
+    /// `[service, nonce]`: withdraws this core's `service`, whose endpoint is attached with
+    /// `nonce` (only its exporter has it), from every registry.
+    pub const UNEXPORT: u64 = 44;
 }
+
+/// Word 0 of the notice a service endpoint receives for each connect:
+/// `[CONNECT_NOTICE, client core, mailbox, port]` (with the client's endpoint on one core).
+pub const CONNECT_NOTICE: u64 = 0x0063_6f6e_6e65_6374;
 
 /// A request's operation and the core it names, for the requests that name one in word 0.
 pub fn split_op(word: u64) -> (u64, u64) {

@@ -127,6 +127,12 @@ impl CapService {
         Ok(())
     }
 
+    /// Takes back a capability a program attached for a request that is not the
+    /// protocol's (an endpoint to export, to bind a port to, to connect with).
+    pub fn take_attached(&mut self, nonce: u64) -> Option<CapRef> {
+        self.attached.remove(&nonce)
+    }
+
     /// Whether the protocol has anything to do with `(base, size)`'s RAM object: the RAM
     /// service must not take it back behind the protocol's back.
     pub fn is_shared(&self, base: u64, size: u64) -> bool {

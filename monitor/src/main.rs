@@ -30,6 +30,10 @@ mod memory;
 #[cfg(target_os = "none")]
 mod mesh;
 #[cfg(target_os = "none")]
+mod name_requests;
+#[cfg(target_os = "none")]
+mod names;
+#[cfg(target_os = "none")]
 mod serve;
 #[cfg(target_os = "none")]
 mod wire;

@@ -37,7 +37,8 @@ pub struct Monitor {
     pub(crate) endpoint: Endpoint,
     pub(crate) domains: Domains,
     memory: RamService,
-    caps: CapService,
+    pub(crate) caps: CapService,
+    pub(crate) names: crate::names::Names,
     /// Per sending core, the stream being received.
     streams: Vec<StreamIn>,
     next_token: u64,
@@ -48,7 +49,8 @@ impl Monitor {
         let cores = mesh.cores;
         let streams = alloc::vec![StreamIn::default(); cores];
         let caps = CapService::new(mesh.me, cores);
-        let mut monitor = Monitor { mesh, endpoint, domains, memory, caps, streams, next_token: 1 };
+        let names = crate::names::Names::new(mesh.me);
+        let mut monitor = Monitor { mesh, endpoint, domains, memory, caps, names, streams, next_token: 1 };
         let effects = monitor.memory.announce();
         monitor.send_memory(effects);
         monitor
@@ -131,7 +133,7 @@ impl Monitor {
                 self.send(from, &[wire::STREAM_DONE, stream.intact, stream.latency_ticks]);
             }
             [wire::DIGEST_REQUEST, token] => {
-                let digest = self.memory.digest();
+                let digest = self.digest();
                 let settled = u64::from(self.memory.is_settled(self.mesh.members));
                 self.send(from, &[wire::DIGEST, token, digest, settled]);
             }
@@ -173,6 +175,7 @@ impl Monitor {
             // Late answers to requests that timed out.
             [wire::HELLO, ..] | [wire::JOINED] | [wire::PONG, _] | [wire::DIGEST, ..] => {}
             _ if self.on_domain_message(from, words) => {}
+            _ if self.on_name_message(from, words) => {}
             _ => libos::println!(
                 "monitor: core {}: unexpected message from core {from}: {:x?}",
                 self.mesh.me,
@@ -296,6 +299,10 @@ impl Monitor {
                     Err(code) => Err(code),
                 }
             }
+            (op::CONNECT, _)
+            | (_, op::PORT | op::PORT_FREE | op::NOTIFY | op::EXPORT | op::UNEXPORT | op::LOOKUP) => {
+                self.name_request(op, core as u64, [a, b, c]).unwrap_or(Err(status::BAD_REQUEST))
+            }
             (_, op::CAP_INFO) => {
                 let swept = self.caps.sweep();
                 self.after_caps(swept);
@@ -340,6 +347,11 @@ impl Monitor {
         }
     }
 
+    /// The digest of this monitor's replicas: memory ownership and the name registry.
+    fn digest(&self) -> u64 {
+        self.memory.digest() ^ self.names.digest().rotate_left(32)
+    }
+
     pub(crate) fn is_peer(&self, core: u64) -> bool {
         (core as usize) < self.mesh.cores && self.mesh.peers().any(|p| p == core as usize)
     }
@@ -349,7 +361,8 @@ impl Monitor {
     /// Replicas agree only once the messages that change them have arrived everywhere, so
     /// each member says whether it is *settled* (every member's announcement applied, no
     /// transfer of its own in progress) along with its digest; the check repeats until all
-    /// are settled, or the time is up (then the unsettled count as divergent).
+    /// are settled and agree, or the time is up (then the unsettled and the different count
+    /// as divergent).
     fn check(&mut self) -> [u64; 3] {
         let deadline = libos::clock::now().saturating_add(answer_timeout_ticks());
         let peers: Vec<usize> = self.mesh.peers().collect();
@@ -358,7 +371,7 @@ impl Monitor {
             let token = self.token();
             // Serve what has arrived first: this core's own replica may be behind too.
             self.serve_monitors();
-            let digest = self.memory.digest();
+            let digest = self.digest();
             let mut settled = u64::from(self.memory.is_settled(self.mesh.members)) << self.mesh.me;
             for &peer in &peers {
                 self.send(peer, &[wire::DIGEST_REQUEST, token]);
@@ -375,7 +388,10 @@ impl Monitor {
                 answered == expected
             });
             let all = expected | 1 << self.mesh.me;
-            if settled == all || libos::clock::now() > deadline {
+            // A difference while every replica says it is settled can still be a change on
+            // its way (a name exported or withdrawn a moment ago): ask again until the
+            // replicas agree or the time is up.
+            if settled == all && differ == 0 || libos::clock::now() > deadline {
                 let divergent = differ | (expected & !answered) | (all & !settled);
                 return [self.mesh.members, divergent, digest];
             }

@@ -61,3 +61,11 @@ pub const KILL_REPLY: u64 = 29;
 pub const LIST_REQUEST: u64 = 30;
 /// `[token, (domain, cores, name)...]`: the answer to [`LIST_REQUEST`].
 pub const LIST_REPLY: u64 = 31;
+/// `[name, name, core, service]`: a name was exported (the name service's replicas).
+pub const NAME_ADD: u64 = 40;
+/// `[service]`: the service is gone.
+pub const NAME_REMOVE: u64 = 41;
+/// `[token, service, mailbox, port]`: a client on the sending core connects to `service`.
+pub const CONNECT_REQUEST: u64 = 42;
+/// `[token, status]`: the answer to [`CONNECT_REQUEST`].
+pub const CONNECT_REPLY: u64 = 43;

@@ -130,10 +130,14 @@ pub enum Role {
     /// `param`: the part, the core it runs on shifted left 8 bits, the test's batch
     /// number shifted left 16.
     CapWorker = 16,
+    /// Exports the name `echo-CORE` (`param`: the core it runs on), accepts one connection,
+    /// and answers every message with its words plus one until a message `[STOP]`; exits
+    /// with the number of messages answered.
+    EchoServer = 17,
 }
 
 impl Role {
-    const ALL: [Role; 16] = [
+    const ALL: [Role; 17] = [
         Role::Exit,
         Role::Panic,
         Role::Fault,
@@ -150,6 +154,7 @@ impl Role {
         Role::Spin,
         Role::SpanEverywhere,
         Role::CapWorker,
+        Role::EchoServer,
     ];
 
     /// The argument that starts a child in this role with `param`.
@@ -187,6 +192,7 @@ pub fn run(role: Role, param: u32) -> u64 {
         Role::Spin => spin(),
         Role::SpanEverywhere => span_everywhere(param),
         Role::CapWorker => crate::tests::crosscore::work(param),
+        Role::EchoServer => crate::tests::names::echo(param),
     };
     played.unwrap_or_else(|e| BROKEN | error_code(e))
 }

@@ -80,6 +80,8 @@ pub const KERNEL_CREATE_CAP: u64 = 67;
 /// On the kernel capability: `(core, port, dest)`: makes a notify capability for port
 /// `port` (0–63) of core `core` in the empty slot `dest`.
 pub const KERNEL_NOTIFY_CREATE: u64 = 68;
+/// How many notify ports each core has.
+pub const NOTIFY_PORTS: u64 = 64;
 /// On the kernel capability: `(port, endpoint)`: delivers notifications of this core's port
 /// `port` to `endpoint` as messages `[NOTIFIED, port, 0, 0]`; endpoint 0 unbinds the port.
 pub const KERNEL_NOTIFY_BIND: u64 = 69;

@@ -17,6 +17,7 @@ mod identify;
 mod irq;
 mod kill;
 mod lmp;
+pub mod names;
 mod preempt;
 mod retype;
 mod syscall;
@@ -58,6 +59,8 @@ pub const SYSTEM: Suite = Suite {
         crosscore::of_concurrent_retypes_of_copies_on_every_core_exactly_one_succeeds,
         crosscore::a_revoke_racing_copies_in_flight_leaves_no_copy_anywhere,
         crosscore::capability_requests_the_monitors_cannot_honour_are_refused,
+        names::a_client_binds_by_name_to_a_server_on_every_core_and_they_talk,
+        names::names_that_cannot_be_exported_or_bound_are_refused,
     ],
 };
 
