@@ -160,6 +160,7 @@ impl Monitor {
             // Late answers to requests that timed out.
             [wire::HELLO, ..] | [wire::JOINED] | [wire::PONG, _] | [wire::DIGEST, ..] => {}
             _ if self.on_domain_message(from, words) => {}
+            _ if self.on_cores_message(from, words) => {}
             _ => libos::println!(
                 "monitor: core {}: unexpected message from core {from}: {:x?}",
                 self.mesh.me,
@@ -218,6 +219,7 @@ impl Monitor {
             (_, op::SHOOTDOWN) => self.shootdown(a, b, c).map(|r| (r, None)),
             (_, op::KILL) => self.kill(a).map(|r| (r, None)),
             (_, op::LIST) => self.list(a).map(|r| (r, None)),
+            (_, op::CORES) => self.core_info(a).map(|r| (r, None)),
             _ => self.basic_request(request, [a, b, c], reply),
         };
         match answer {

@@ -56,3 +56,7 @@ pub const KILL_REPLY: u64 = 29;
 pub const LIST_REQUEST: u64 = 30;
 /// `[token, (domain, cores, name)...]`: the answer to [`LIST_REQUEST`].
 pub const LIST_REPLY: u64 = 31;
+/// `[token]`: send your core's load.
+pub const LOAD_REQUEST: u64 = 32;
+/// `[token, timer ticks, live dispatchers]`: the answer to [`LOAD_REQUEST`].
+pub const LOAD_REPLY: u64 = 33;
