@@ -134,3 +134,13 @@ fn every_shell_command_answers_and_bad_input_gets_one_clear_line() {
     let status = s.boot.wait_exit();
     assert!(status.success(), "QEMU exited with {status:?}\n{}", s.boot.lines().join("\n"));
 }
+
+#[test]
+fn raspi4b_shell_reads_its_pl011_by_interrupt_too() {
+    let mut s = Session::start(Machine::new(Board::Rpi4));
+    s.ask("run hello on a pi", &["hello from a user program (arg 0): on a pi", "hello exited with status 0"]);
+    s.ask("cores", &["core 3: mpidr 0x3, online, "]);
+    s.boot.type_in("poweroff\r");
+    let status = s.boot.wait_exit();
+    assert!(status.success(), "QEMU exited with {status:?}\n{}", s.boot.lines().join("\n"));
+}
