@@ -158,7 +158,8 @@ pub fn print_line(args: fmt::Arguments<'_>) {
 
 /// Prints bytes from user space as one piece (a `print` system call), turning `\n` into
 /// `\r\n` and anything that is not printable ASCII into `?`, so a program cannot send
-/// terminal control sequences through the kernel's console.
+/// terminal control sequences through the kernel's console. Carriage return and backspace
+/// pass: with them alone a line editor redraws its line (they move the cursor within it).
 pub fn print_bytes(bytes: &[u8]) {
     if let Some(uart) = CONSOLE.get() {
         CONSOLE_LOCK.lock();
@@ -168,7 +169,7 @@ pub fn print_bytes(bytes: &[u8]) {
                     uart.put_byte(b'\r');
                     uart.put_byte(b'\n');
                 }
-                b'\t' | 0x20..=0x7e => uart.put_byte(b),
+                b'\t' | b'\r' | 0x08 | 0x20..=0x7e => uart.put_byte(b),
                 _ => uart.put_byte(b'?'),
             }
         }

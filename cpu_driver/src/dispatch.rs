@@ -121,6 +121,16 @@ struct RunQueue {
 
 static RUN_QUEUE: spin::Mutex<RunQueue> = spin::Mutex::new(RunQueue { head: 0, tail: 0 });
 
+/// Dispatchers on this core that are set up and not yet dead (what the monitor reports
+/// per core, through `KERNEL_CORE_INFO`).
+static LIVE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many dispatchers of this core are set up and not dead.
+#[cfg(target_os = "none")]
+pub fn live_count() -> u64 {
+    LIVE.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Empties the run queue (host tests start from a fresh core).
 #[cfg(test)]
 pub fn tests_reset() {
@@ -161,6 +171,7 @@ pub fn setup(
     dcb.sp = stack;
     dcb.pstate = SPSR_EL0;
     d.set_state(State::Ready);
+    LIVE.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -245,6 +256,9 @@ pub fn block(d: Dispatcher) {
 /// its object is destroyed.
 pub fn kill(d: Dispatcher) {
     dequeue(d);
+    if !matches!(d.state(), State::New | State::Dead) {
+        LIVE.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+    }
     d.set_state(State::Dead);
 }
 

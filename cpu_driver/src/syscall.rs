@@ -172,7 +172,10 @@ pub fn invoke(d: Dispatcher, target: u64, method: u64, args: [u64; 6]) -> Result
         method::KERNEL_CORE_INFO if cap.ctype == CapType::Kernel => {
             let mpidrs = &crate::params().core_mpidrs;
             let mpidr = *mpidrs.get(args[0] as usize).ok_or(SysError::RangeError)?;
-            Ok(Some(([crate::core_id() as u64, mpidrs.len() as u64, mpidr, 0, 0, 0, 0], 3)))
+            let ticks =
+                crate::shared::slot(crate::core_id()).ticks.load(core::sync::atomic::Ordering::Relaxed);
+            let live = crate::dispatch::live_count();
+            Ok(Some(([crate::core_id() as u64, mpidrs.len() as u64, mpidr, ticks, live, 0, 0], 5)))
         }
         method::KERNEL_CREATE_CAP if cap.ctype == CapType::Kernel => {
             let dest = slot(d, args[5])?;

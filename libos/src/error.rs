@@ -44,6 +44,8 @@ pub enum Error {
     TooLarge,
     /// This core's monitor could not do what was asked (`crate::monitor::status` code).
     Monitor(u64),
+    /// Arguments for a program that cannot be passed (`crate::args`).
+    BadArguments(crate::args::ArgsError),
     /// A URPC channel frame is not one (misaligned or of a size no ring layout has).
     BadChannelFrame,
 }
@@ -75,6 +77,7 @@ impl fmt::Display for Error {
                 write!(f, "the monitor refused: {}", crate::monitor::status::describe(*code))
             }
             Error::BadChannelFrame => f.write_str("not a usable URPC channel frame"),
+            Error::BadArguments(e) => write!(f, "bad arguments: {e}"),
         }
     }
 }

@@ -26,6 +26,12 @@ pub fn mpidr_of(core: u64) -> Result<u64, Error> {
     Ok(kernel().invoke(method::KERNEL_CORE_INFO, [core, 0, 0, 0, 0, 0])?[2])
 }
 
+/// This core's load: `(timer ticks taken, live dispatchers)`.
+pub fn core_load() -> Result<(u64, u64), Error> {
+    let values = kernel().invoke(method::KERNEL_CORE_INFO, [0; 6])?;
+    Ok((values[3], values[4]))
+}
+
 /// A capability to the object of type `ty` at physical `[base, base + size)`, owned by
 /// core `owner`, in the empty slot `dest` (see `abi::method::KERNEL_CREATE_CAP`).
 pub fn create_cap(

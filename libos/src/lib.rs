@@ -22,6 +22,7 @@
 //! - `urpc`: channels to other cores (the `channels` crate's rings on a shared frame, a
 //!   notify capability to wake the peer), and `kernel`: the monitor's privileged
 //!   invocations;
+//! - [`args`](mod@args): the vector of strings a program was started with;
 //! - [`spawn`]: starting another program from a boot module (or any ELF file) as a child
 //!   domain, and hearing of its end;
 //! - `user.ld` (next to this crate's `Cargo.toml`): the linker script that lays every
@@ -67,6 +68,7 @@
 pub use abi;
 pub use error::Error;
 
+pub mod args;
 pub mod bench;
 #[cfg(target_os = "none")]
 pub mod bind;

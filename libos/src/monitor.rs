@@ -54,6 +54,10 @@ pub mod op {
     /// monitors know, on all cores (`cores`: a bit per core it runs on; `name`: up to 8
     /// bytes of its name, little-endian); `NOT_FOUND` past the end.
     pub const LIST: u64 = 13;
+    /// `[core]` → `[mpidr, ticks, state << 32 | dispatchers]`: core `core`'s MPIDR, the
+    /// timer ticks it has taken and its live dispatchers, as its own monitor says
+    /// ([`cores_state`]: whether it could); `BAD_CORE` past the last core.
+    pub const CORES: u64 = 14;
     /// `op | core << 8`, `[nonce, mailbox, rights | move << 8]`: sends a copy of the
     /// capability attached with `nonce` (RAM or a frame) with `rights` to `core`, where it
     /// waits in that core's monitor under `mailbox` for [`CAP_RECEIVE`]; answers once it is
@@ -98,6 +102,14 @@ pub mod op {
     /// `[service, nonce]`: withdraws this core's `service`, whose endpoint is attached with
     /// `nonce` (only its exporter has it), from every registry.
     pub const UNEXPORT: u64 = 44;
+}
+
+/// The state in a [`op::CORES`] answer.
+pub mod cores_state {
+    /// The core's monitor never joined the mesh: its ticks and dispatchers are unknown.
+    pub const SILENT: u64 = 0;
+    /// The core's monitor joined and answered.
+    pub const JOINED: u64 = 1;
 }
 
 /// Word 0 of the notice a service endpoint receives for each connect:
@@ -258,6 +270,30 @@ mod client {
             Err(Error::Monitor(status::NOT_FOUND)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// What core `core` is doing (see [`op::CORES`]), or `None` past the last core.
+    pub fn core_info(core: u64) -> Result<Option<CoreInfo>, Error> {
+        match call([op::CORES, core, 0, 0]) {
+            Ok(([mpidr, ticks, state], _)) => Ok(Some(CoreInfo {
+                mpidr,
+                joined: state >> 32 == super::cores_state::JOINED,
+                ticks,
+                dispatchers: state & 0xffff_ffff,
+            })),
+            Err(Error::Monitor(status::BAD_CORE)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One core, as [`core_info`] reports it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct CoreInfo {
+        pub mpidr: u64,
+        /// Its monitor joined the mesh (otherwise `ticks` and `dispatchers` are unknown).
+        pub joined: bool,
+        pub ticks: u64,
+        pub dispatchers: u64,
     }
 
     /// `(owned, free)` bytes of `core`, as this core's replica sees them.

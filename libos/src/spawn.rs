@@ -75,9 +75,10 @@ pub const DEFAULT_CHILD_RAM: u64 = 4 << 20;
 pub const CHILD_ROOT_SLOTS: u64 = 64;
 
 /// Bytes of the objects every child has whatever its image: root CNode, task, page and
-/// modules CNodes, L0 table, dispatcher, exit endpoint (each rounded up to whole pages).
+/// modules CNodes, L0 table, dispatcher, exit endpoint, arguments page (each rounded up to
+/// whole pages).
 const FIXED_OBJECT_BYTES: u64 =
-    CHILD_ROOT_SLOTS * SLOT_BYTES + 3 * L2_CNODE_SLOTS * SLOT_BYTES + 3 * PAGE_SIZE;
+    CHILD_ROOT_SLOTS * SLOT_BYTES + 3 * L2_CNODE_SLOTS * SLOT_BYTES + 4 * PAGE_SIZE;
 
 /// Bytes of RAM a child needs: its fixed objects, the frames of its segments (whose page
 /// ranges are given), at most three translation tables per frame (one per level, a
@@ -120,9 +121,16 @@ impl Exit {
 
 /// How to start a child, beyond its name.
 #[derive(Clone, Copy, Debug)]
-pub struct SpawnOptions {
+pub struct SpawnOptions<'a> {
     /// What the child's main function gets as its argument.
     pub arg: u64,
+    /// The strings the child reads with [`crate::args::args`] (none: an empty vector).
+    pub args: &'a [&'a str],
+    /// Hand the console down: copies of this program's console device and interrupt
+    /// capabilities (`abi::cap::slot::CONSOLE_DEVICE`, `CONSOLE_IRQ`) go to the same slots
+    /// of the child, if this program has them. This is how the boot core's monitor gives
+    /// console input to init, and init to the shell.
+    pub console: bool,
     /// RAM for the child's own allocations (its FREE_RAM).
     pub ram_bytes: u64,
     /// An endpoint to put in the child's PARENT_ENDPOINT slot.
@@ -135,10 +143,12 @@ pub struct SpawnOptions {
     pub exit_endpoint: Option<EndpointCap>,
 }
 
-impl Default for SpawnOptions {
+impl Default for SpawnOptions<'_> {
     fn default() -> Self {
         SpawnOptions {
             arg: 0,
+            args: &[],
+            console: false,
             ram_bytes: DEFAULT_CHILD_RAM,
             parent_endpoint: None,
             monitor_endpoint: None,
@@ -229,7 +239,7 @@ pub fn spawn(name: &str, arg: u64) -> Result<Child, Error> {
 
 /// Starts the boot module `name` as a child on this core (see the module documentation).
 #[cfg(target_os = "none")]
-pub fn spawn_with(name: &str, options: SpawnOptions) -> Result<Child, Error> {
+pub fn spawn_with(name: &str, options: SpawnOptions<'_>) -> Result<Child, Error> {
     spawn_elf(boot_module(name)?, options)
 }
 
@@ -252,8 +262,11 @@ pub fn boot_module(name: &str) -> Result<&'static [u8], Error> {
 /// anything is made, and a file the checker refuses is [`Error::BadElf`] with its reason;
 /// `bytes` is only read during the call (the segments are copied into the child).
 #[cfg(target_os = "none")]
-pub fn spawn_elf(bytes: &[u8], options: SpawnOptions) -> Result<Child, Error> {
+pub fn spawn_elf(bytes: &[u8], options: SpawnOptions<'_>) -> Result<Child, Error> {
     let image = ElfImage::parse(bytes).map_err(Error::BadElf)?;
+    if !options.args.is_empty() {
+        crate::args::encode(options.args, &mut [0; crate::args::PAGE_BYTES]).map_err(Error::BadArguments)?;
+    }
     let total_bytes = child_bytes(image.segments().map(|s| s.page_range()), options.ram_bytes);
     let ram = crate::ram::alloc_ram(total_bytes, PAGE_SIZE)?;
     let kept = match crate::cspace::alloc_slots(kept_slot::COUNT) {
@@ -433,7 +446,7 @@ fn build(
     ram: RamCap,
     kept: CapRef,
     image: &ElfImage<'_>,
-    options: &SpawnOptions,
+    options: &SpawnOptions<'_>,
 ) -> Result<u64, Error> {
     let (task_l1, page_l1) =
         (scratch.task_l1.ok_or(Error::OutOfSlots)?, scratch.page_l1.ok_or(Error::OutOfSlots)?);
@@ -497,6 +510,19 @@ fn build(
             Err(e) => return Err(e),
         },
     }
+    if !options.args.is_empty() {
+        let frame = FrameCap(scratch.in_task(slot::ARGUMENTS)?);
+        vspace.source_mut().make(CapType::Frame, PAGE_SIZE, PAGE_SIZE, frame.0)?;
+        write_arguments(frame, window, options.args)?;
+    }
+    if options.console {
+        for device in [slot::CONSOLE_DEVICE, slot::CONSOLE_IRQ] {
+            match CapRef(device).copy_to(scratch.in_task(device)?) {
+                Ok(()) | Err(Error::Sys(abi::SysError::SlotEmpty)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
     with_modules_installed(modules, |l1| {
         CapRef(slot::MODULE_ARCHIVE).copy_to(CapRef(CapAddr::new(l1, slot::MODULE_ARCHIVE.l2_index())))
     })?;
@@ -529,6 +555,20 @@ fn with_modules_installed(modules: CapRef, f: impl FnOnce(u32) -> Result<(), Err
     let _ = parent_root.remove(l1);
     crate::cspace::release_l1_slot(l1);
     result
+}
+
+/// Writes `args` into the child's arguments `frame`, through a mapping at the parent's
+/// `window` that is removed again.
+#[cfg(target_os = "none")]
+fn write_arguments(frame: FrameCap, window: u64, args: &[&str]) -> Result<(), Error> {
+    let rights = Rights::READ.union(Rights::WRITE);
+    crate::paging::with_current(|v| v.map_frame_pages(window, frame, 0, 1, rights))?;
+    // SAFETY: the page at `window` is the frame just mapped writable; nothing else refers
+    // to it while this reference lives.
+    let page = unsafe { &mut *(window as *mut [u8; crate::args::PAGE_BYTES]) };
+    let written = crate::args::encode(args, page).map_err(Error::BadArguments);
+    frame.unmap()?;
+    written
 }
 
 /// The mapping rights a segment's flags ask for (never both writable and executable: the

@@ -129,7 +129,7 @@ impl Monitor {
         let name =
             usize::try_from(module).ok().and_then(libos::spawn::module_name).ok_or(status::NOT_FOUND)?;
         let endpoint = self.endpoint.cap();
-        self.domains.start(name, arg, endpoint, SPAWNED_RAM_BYTES).map_err(|e| {
+        self.domains.start(name, arg, endpoint, SPAWNED_RAM_BYTES, false).map_err(|e| {
             libos::println!("monitor: core {}: cannot start {name}: {e}", self.mesh.me);
             match e {
                 libos::Error::OutOfRam => status::OUT_OF_MEMORY,

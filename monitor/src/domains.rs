@@ -99,13 +99,15 @@ impl Domains {
     }
 
     /// Starts boot module `name` as a new domain on this core, its end reported to
-    /// `endpoint` (the monitor's) with a badge.
+    /// `endpoint` (the monitor's) with a badge; `console`: hand it the console's device
+    /// and interrupt capabilities.
     pub fn start(
         &mut self,
         name: &str,
         arg: u64,
         endpoint: EndpointCap,
         ram_bytes: u64,
+        console: bool,
     ) -> Result<u64, Error> {
         let domain = self.fresh_domain();
         let badge = STARTED_BADGE | (domain & NUMBER_MASK);
@@ -113,6 +115,7 @@ impl Domains {
         let options = libos::spawn::SpawnOptions {
             arg,
             ram_bytes,
+            console,
             monitor_endpoint: Some(endpoint),
             exit_endpoint: Some(exit),
             ..Default::default()

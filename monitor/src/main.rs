@@ -22,6 +22,8 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod caps;
 #[cfg(target_os = "none")]
+mod cores;
+#[cfg(target_os = "none")]
 mod domain_requests;
 #[cfg(target_os = "none")]
 mod domains;
@@ -96,11 +98,12 @@ fn main(arg: u64) -> u64 {
     }
     let mut domains = domains::Domains::new(core as usize);
     if core == 0 {
-        // init starts the system's programs from its own RAM: give it a quarter of ours.
+        // init starts the system's programs from its own RAM: give it a quarter of ours,
+        // and the console, whose input the shell it starts reads.
         let arg = libos::monitor::INIT_ARG | cores as u64;
         let name = init_name(init_index);
         let ram_bytes = init_ram_share(libos::ram::free_bytes());
-        if let Err(e) = domains.start(name, arg, endpoint.cap(), ram_bytes) {
+        if let Err(e) = domains.start(name, arg, endpoint.cap(), ram_bytes, true) {
             libos::println!("monitor: core 0 cannot start {name}: {e}");
         }
     }

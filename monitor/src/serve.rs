@@ -176,6 +176,7 @@ impl Monitor {
             [wire::HELLO, ..] | [wire::JOINED] | [wire::PONG, _] | [wire::DIGEST, ..] => {}
             _ if self.on_domain_message(from, words) => {}
             _ if self.on_name_message(from, words) => {}
+            _ if self.on_cores_message(from, words) => {}
             _ => libos::println!(
                 "monitor: core {}: unexpected message from core {from}: {:x?}",
                 self.mesh.me,
@@ -308,6 +309,7 @@ impl Monitor {
                 self.after_caps(swept);
                 Ok((self.caps.info(), None))
             }
+            (_, op::CORES) => self.core_info(a).map(|r| (r, None)),
             _ => self.basic_request(request, [a, b, c], reply),
         };
         match answer {

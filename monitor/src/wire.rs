@@ -69,3 +69,7 @@ pub const NAME_REMOVE: u64 = 41;
 pub const CONNECT_REQUEST: u64 = 42;
 /// `[token, status]`: the answer to [`CONNECT_REQUEST`].
 pub const CONNECT_REPLY: u64 = 43;
+/// `[token]`: send your core's load.
+pub const LOAD_REQUEST: u64 = 32;
+/// `[token, timer ticks, live dispatchers]`: the answer to [`LOAD_REQUEST`].
+pub const LOAD_REPLY: u64 = 33;

@@ -61,6 +61,8 @@ struct Output {
 /// A running QEMU and everything its console printed so far.
 pub struct Boot {
     child: Child,
+    /// The serial console's input, for [`Boot::type_in`] (booted with [`Boot::start_typing`]).
+    input: Option<std::process::ChildStdin>,
     output: Arc<(Mutex<Output>, Condvar)>,
     description: String,
 }
@@ -68,11 +70,21 @@ pub struct Boot {
 impl Boot {
     /// Builds the board's image and boots it on `machine`.
     pub fn start(machine: &Machine) -> Boot {
+        Boot::launch(machine, Stdio::null())
+    }
+
+    /// As [`Boot::start`], with the serial console's input open for [`Boot::type_in`].
+    pub fn start_typing(machine: &Machine) -> Boot {
+        Boot::launch(machine, Stdio::piped())
+    }
+
+    fn launch(machine: &Machine, input: Stdio) -> Boot {
         let image = image(machine.board);
         let mut command = machine.command(&qemu(), &image, false);
         let description = format!("{command:?}");
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        command.stdin(input).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child = command.spawn().unwrap_or_else(|e| panic!("starting {description}: {e}"));
+        let input = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
         let sink = Arc::clone(&output);
@@ -88,7 +100,28 @@ impl Boot {
             lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
             ready.notify_all();
         });
-        Boot { child, output, description }
+        Boot { child, input, output, description }
+    }
+
+    /// Types `text` on the serial console (QEMU passes it to the UART as it takes it).
+    pub fn type_in(&mut self, text: &str) {
+        use std::io::Write;
+        let input = self.input.as_mut().expect("booted with Boot::start_typing");
+        input
+            .write_all(text.as_bytes())
+            .and_then(|()| input.flush())
+            .expect("writing to QEMU's serial input");
+    }
+
+    /// Waits until a line from number `from` on (0-based) contains `needle`; returns it.
+    pub fn wait_for_from(&self, from: usize, needle: &str) -> String {
+        self.wait_for_line(from, needle, |l| l.contains(needle))
+    }
+
+    /// Waits until a line from number `from` on is one `wanted` accepts; returns it.
+    /// `what` describes it for the failure message.
+    pub fn wait_for_line(&self, from: usize, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_until(what, |lines| lines.iter().skip(from).find(|l| wanted(l)).cloned())
     }
 
     /// Every line printed so far.

@@ -91,17 +91,27 @@ mod urpc;
 #[cfg(target_os = "none")]
 libos::entry!(main);
 
-/// Every benchmark, in the order they run; each gets the number of cores.
+/// A benchmark: it gets the report and the number of cores.
 #[cfg(target_os = "none")]
-const BENCHMARKS: [fn(&mut report::Report, u64); 8] = [
-    baseline::counter,
-    baseline::syscall_nop,
-    baseline::monitor_call,
-    urpc::round_trips,
-    urpc::streams,
-    lmp::round_trips,
-    unmap::shootdowns,
-    revoke::revokes,
+type Benchmark = fn(&mut report::Report, u64);
+
+/// Every benchmark, in the order they run, in the groups a non-init start selects by
+/// their `libos::bench` names.
+#[cfg(target_os = "none")]
+const GROUPS: [(&str, &[Benchmark]); 3] = [
+    (
+        "urpc",
+        &[
+            baseline::counter,
+            baseline::syscall_nop,
+            baseline::monitor_call,
+            urpc::round_trips,
+            urpc::streams,
+            lmp::round_trips,
+        ],
+    ),
+    ("unmap", &[unmap::shootdowns]),
+    ("revoke", &[revoke::revokes]),
 ];
 
 /// Echoes for its parent if started as the echo child; runs every benchmark and powers
@@ -111,6 +121,11 @@ fn main(arg: u64) -> u64 {
     use libos::monitor::INIT_ARG;
     if arg == lmp::ECHO_CHILD {
         return lmp::echo();
+    }
+    let request = libos::bench::Request::decode(arg);
+    if !request.as_init && request.selection != 0 {
+        // Started by the shell's `bench NAME`: the groups asked for, then exit.
+        return run_selected(&request);
     }
     if arg & INIT_ARG == 0 {
         // A core's first domain (`flotilla.first=bench`): the argument is the core.
@@ -127,7 +142,7 @@ fn main(arg: u64) -> u64 {
         libos::syscall::wait_for_interrupt();
     }
     let mut report = report::Report::default();
-    for benchmark in BENCHMARKS {
+    for benchmark in GROUPS.iter().flat_map(|(_, group)| group.iter()) {
         benchmark(&mut report, cores);
     }
     let status = u64::from(report.errors() > 0);
@@ -135,6 +150,27 @@ fn main(arg: u64) -> u64 {
         libos::println!("bench: error power_off: {e}");
     }
     status
+}
+
+/// Runs the groups `request` selects; the status is 1 if a check failed or a group is not
+/// here.
+#[cfg(target_os = "none")]
+fn run_selected(request: &libos::bench::Request) -> u64 {
+    let mut report = report::Report::default();
+    let cores = request.cores.max(1);
+    for name in libos::bench::NAMES.iter().filter(|n| request.runs(n)) {
+        match GROUPS.iter().find(|(group, _)| group == name) {
+            Some((_, benchmarks)) => benchmarks.iter().for_each(|b| b(&mut report, cores)),
+            None => report.error(name, &report::Failure::Implausible("not in this build of bench".into())),
+        }
+    }
+    // The `unmap` group's dispatchers on other cores were told to stop; they look at the
+    // next tick of their core. Let them end before this program's address space does.
+    let until = libos::clock::now() + libos::clock::frequency_hz() / 10;
+    while libos::clock::now() < until {
+        libos::syscall::wait_for_interrupt();
+    }
+    u64::from(report.errors() > 0)
 }
 
 #[cfg(not(target_os = "none"))]

@@ -223,6 +223,9 @@ pub mod slot {
     /// An endpoint to this core's monitor, for requests (`crate::monitor`): put in every
     /// domain by its creator (a spawned program gets a copy of its parent's).
     pub const MONITOR: CapAddr = CapAddr::new(0, 13);
+    /// A one-page frame holding the program's arguments, a vector of strings
+    /// (`libos::args`), if its starter gave any.
+    pub const ARGUMENTS: CapAddr = CapAddr::new(0, 14);
     /// The boot module archive frame, in the modules CNode (L1 slot 2).
     pub const MODULE_ARCHIVE: CapAddr = CapAddr::new(2, 0);
     /// First slot a program's own slot allocator may use.

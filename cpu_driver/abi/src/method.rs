@@ -67,7 +67,8 @@ pub const KERNEL_POWER_OFF: u64 = 64;
 pub const KERNEL_IRQ_CREATE: u64 = 65;
 
 /// On the kernel capability: `(core)` → `x1` = this core's id, `x2` = the number of cores
-/// the device tree lists (ids `0..x2`), `x3` = the MPIDR of core `core`.
+/// the device tree lists (ids `0..x2`), `x3` = the MPIDR of core `core`, `x4` = timer ticks
+/// this core has taken, `x5` = dispatchers on this core that are set up and not dead.
 pub const KERNEL_CORE_INFO: u64 = 66;
 /// On the kernel capability: `(type, base, size, rights, owner, dest)`: makes a capability
 /// to the object of `type` (RAM, frame, URPC frame or L0 table) at physical `[base, base +

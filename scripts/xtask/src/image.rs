@@ -23,7 +23,8 @@ use std::process::Command;
 /// binary has the same name, and becomes the boot module of that name. The archive keeps
 /// this order, and a core starts the first module unless `flotilla.first=` names another
 /// (`testsuite` is booted that way), so `monitor` stays first.
-pub const USER_PROGRAMS: &[&str] = &["monitor", "init", "hello", "testsuite", "memdemo", "bench"];
+pub const USER_PROGRAMS: &[&str] =
+    &["monitor", "init", "hello", "testsuite", "memdemo", "bench", "shell", "trouble"];
 
 /// User programs' target: the hard-float one, since code at EL0 may use FP/SIMD.
 pub const USER_TARGET: &str = TARGETS[1];
