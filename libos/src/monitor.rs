@@ -54,6 +54,10 @@ pub mod op {
     /// monitors know, on all cores (`cores`: a bit per core it runs on; `name`: up to 8
     /// bytes of its name, little-endian); `NOT_FOUND` past the end.
     pub const LIST: u64 = 13;
+    /// `[]` → `[ticks]`: the counter (`libos::clock::now`) when this core's monitor had
+    /// joined the mesh; on the boot core, the moment it printed `all N cores online`.
+    /// Under icount that is the instructions every core executed since reset.
+    pub const ONLINE_AT: u64 = 14;
 }
 
 /// A request's operation and the core it names, for the requests that name one in word 0.
@@ -62,8 +66,13 @@ pub fn split_op(word: u64) -> (u64, u64) {
 }
 
 /// The argument the boot core's monitor starts init (or the program named by
-/// `flotilla.init=`) with: this bit, and the number of cores below it.
+/// `flotilla.init=`) with: this bit, the options from `flotilla.init_arg=N` on the kernel
+/// command line (a number below 2^32) from [`INIT_OPTIONS_SHIFT`] up, and the number of
+/// cores below that.
 pub const INIT_ARG: u64 = 1 << 63;
+
+/// Where the options of `flotilla.init_arg=` sit in init's argument (bits 16..48).
+pub const INIT_OPTIONS_SHIFT: u32 = 16;
 
 /// Reply status codes (word 0 of a reply).
 pub mod status {
@@ -201,6 +210,11 @@ mod client {
             Err(Error::Monitor(status::NOT_FOUND)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The counter when this core's monitor had joined the mesh (see [`op::ONLINE_AT`]).
+    pub fn online_at() -> Result<u64, Error> {
+        Ok(call([op::ONLINE_AT, 0, 0, 0])?.0[0])
     }
 
     /// `(owned, free)` bytes of `core`, as this core's replica sees them.
