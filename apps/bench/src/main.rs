@@ -75,6 +75,10 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod baseline;
 #[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod compute;
+#[cfg(target_os = "none")]
 mod counter;
 #[cfg(target_os = "none")]
 mod lmp;
@@ -83,46 +87,89 @@ mod report;
 #[cfg(target_os = "none")]
 mod unmap;
 #[cfg(target_os = "none")]
+mod update;
+#[cfg(target_os = "none")]
 mod urpc;
 
 #[cfg(target_os = "none")]
 libos::entry!(main);
 
-/// Every benchmark, in the order they run; each gets the number of cores.
+/// A benchmark: it gets the report and the number of cores.
 #[cfg(target_os = "none")]
-const BENCHMARKS: [fn(&mut report::Report, u64); 7] = [
-    baseline::counter,
-    baseline::syscall_nop,
-    baseline::monitor_call,
-    urpc::round_trips,
-    urpc::streams,
-    lmp::round_trips,
-    unmap::shootdowns,
+type Benchmark = fn(&mut report::Report, u64);
+
+/// The benchmarks of each group a request selects (`libos::bench::NAMES`), in the order
+/// they run. `boot` comes first, before anything else disturbs the machine; `revoke`
+/// (the capability protocol's cost) has no benchmarks yet.
+#[cfg(target_os = "none")]
+const GROUPS: [(&str, &[Benchmark]); 6] = [
+    ("boot", &[boot::run]),
+    (
+        "urpc",
+        &[
+            baseline::counter,
+            baseline::syscall_nop,
+            baseline::monitor_call,
+            urpc::round_trips,
+            urpc::streams,
+            lmp::round_trips,
+        ],
+    ),
+    ("unmap", &[unmap::shootdowns]),
+    ("update", &[update::run]),
+    ("revoke", &[]),
+    ("compute", &[compute::run]),
 ];
 
-/// Echoes for its parent if started as the echo child; runs every benchmark and powers
-/// off if started as init; otherwise says how to start it.
+/// Runs `job` on `members` members of `team` twice, and returns the counter ticks of the
+/// second run, from before its fork to after its join, with its results. The first run
+/// wakes the workers, which sleep between jobs when idle for long (a sleeping worker
+/// wakes only at its core's next timer tick).
+#[cfg(target_os = "none")]
+fn parallel_run(
+    team: &mut libos::parallel::Team,
+    members: usize,
+    variant: libos::parallel::Variant,
+    job: libos::parallel::Job,
+    args: &[u64],
+) -> (u64, alloc::vec::Vec<u64>) {
+    team.run(members, variant, |_, _| 0, &[]);
+    libos::clock::measure(|| team.run(members, variant, job, args))
+}
+
+/// Echoes for its parent if started as the echo child; otherwise runs the benchmarks its
+/// argument selects (`libos::bench::Request`) and powers off if started as init, or exits
+/// with the status if started by another program.
 #[cfg(target_os = "none")]
 fn main(arg: u64) -> u64 {
-    use libos::monitor::INIT_ARG;
+    boot::note_start();
     if arg == lmp::ECHO_CHILD {
         return lmp::echo();
     }
-    if arg & INIT_ARG == 0 {
-        // A core's first domain (`flotilla.first=bench`): the argument is the core.
-        if arg == 0 {
-            libos::println!("bench: error start: boot with flotilla.init=bench, not flotilla.first");
-        }
+    let request = libos::bench::Request::decode(arg);
+    if request.cores == 0 {
+        // A core's first domain (`flotilla.first=bench`) on core 0.
+        libos::println!("bench: error start: boot with flotilla.init=bench, not flotilla.first");
         return 1;
     }
-    let cores = arg & !INIT_ARG;
     let mut report = report::Report::default();
-    for benchmark in BENCHMARKS {
-        benchmark(&mut report, cores);
+    for (name, benchmarks) in GROUPS {
+        if !request.runs(name) {
+            continue;
+        }
+        if name == "boot" && !request.as_init {
+            libos::println!("(the boot figures are measured only when bench is started as init)");
+            continue;
+        }
+        for benchmark in benchmarks {
+            benchmark(&mut report, request.cores);
+        }
     }
     let status = u64::from(report.errors() > 0);
-    if let Err(e) = libos::monitor::power_off(status) {
-        libos::println!("bench: error power_off: {e}");
+    if request.as_init {
+        if let Err(e) = libos::monitor::power_off(status) {
+            libos::println!("bench: error power_off: {e}");
+        }
     }
     status
 }
