@@ -18,6 +18,9 @@
 //! | `urpc_throughput` | a stream, as messages per 1000 instructions |
 //! | `lmp_rtt` | four words to a child on this core and back |
 //! | `unmap` | unmapping a page of this domain spanned over 1..all cores, shootdown included |
+//! | `update` | updating 1..8 shared cache lines from 1..all cores: atomics, a lock, or messages to a server |
+//! | `compute` | an integer sort (after NAS IS) on 1..all cores with `libos::parallel`, both variants |
+//! | `boot` | the counter when all cores came online, and when this program started |
 //!
 //! The URPC figures are measured by the monitors themselves (`libos::monitor::ping`,
 //! `libos::monitor::stream`), so they leave out the LMP request that starts them;
@@ -36,8 +39,10 @@
 //!
 //! ## Output
 //!
-//! All benchmarks run, since no command line reaches a program, and each result is one
-//! line of one shape ([`report`]),
+//! The benchmarks come in groups (`boot`, `urpc` (the message benchmarks above), `unmap`,
+//! `update`, `revoke`, `compute`); the argument selects which run
+//! (`libos::bench::Request`), all of them by default. Each result is one line of one
+//! shape ([`report`]),
 //!
 //! ```text
 //! bench: urpc_rtt core=1 rounds=1000 instructions=12237367 instructions_per_op=12237.36
@@ -54,7 +59,9 @@
 //! ## How it is started
 //!
 //! By the boot core's monitor, in place of init, with `flotilla.init=bench` on the kernel
-//! command line; its argument is `libos::monitor::INIT_ARG` and the number of cores. For
+//! command line (and `flotilla.init_arg=SELECTION`); its argument is then a
+//! `libos::bench::Request` with `as_init` set, and it powers off when done. Started by
+//! another program (the shell's `bench NAME`) it runs what it is asked and exits. For
 //! `lmp_rtt` it starts a copy of itself as a child, with [`lmp::ECHO_CHILD`] as the
 //! argument, which echoes messages until told to stop.
 //!
