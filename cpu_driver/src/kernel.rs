@@ -270,13 +270,15 @@ pub fn start_pending_domain() {
         k => Some((channels.base.offset((k as u64 - 1) * abi::cap::PAGE_SIZE), abi::cap::PAGE_SIZE)),
     };
     let devices = crate::user_boot::Devices { console, boot_channel };
-    // The first domain's argument: its core id and, on the boot core, which boot module it
-    // starts as init (position in the archive + 1; 0: the one called `init`).
+    // The first domain's argument: its core id (bits 0..16) and, on the boot core, which
+    // boot module it starts as init (bits 16..32: position in the archive + 1; 0: the one
+    // called `init`) and the options it passes on to it (bits 32..64).
     let init = match params.init_module.as_str() {
         "" => 0,
         name => archive.modules().position(|m| m.name == name).map_or(0, |i| i as u64 + 1),
     };
-    let arg = core as u64 | if core == 0 { init << 32 } else { 0 };
+    let boot_core_only = init << 16 | u64::from(params.init_options) << 32;
+    let arg = core as u64 | if core == 0 { boot_core_only } else { 0 };
     match crate::user_boot::start(params.ram, module.bytes, archive_frame, devices, arg, core as u16) {
         Ok(_) => {}
         Err(e) => kprintln!("core {core}: cannot start `{}`: {e}", module.name),

@@ -69,6 +69,18 @@ pub struct KernelParams {
     /// The program the boot core's monitor starts instead of `init`:
     /// `flotilla.init=NAME` on the command line (empty: `init`).
     pub init_module: ArrayString<{ abi::modules::NAME_BYTES }>,
+    /// What that program is asked to do, passed on in its argument
+    /// (`libos::monitor::INIT_OPTIONS_SHIFT`): `flotilla.init_arg=N` on the command line,
+    /// decimal or `0x` hexadecimal, below 2^32 (0 when absent or not such a number).
+    pub init_options: u32,
+}
+
+/// Reads a number below 2^32, in decimal or with `0x` in hexadecimal.
+fn parse_u32(text: &str) -> Option<u32> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
 }
 
 impl KernelParams {
@@ -99,6 +111,7 @@ impl KernelParams {
             init_module: bootarg(info.bootargs, "flotilla.init=")
                 .and_then(|name| ArrayString::from(name).ok())
                 .unwrap_or_default(),
+            init_options: bootarg(info.bootargs, "flotilla.init_arg=").and_then(parse_u32).unwrap_or(0),
         }
     }
 }
@@ -155,5 +168,24 @@ mod tests {
         let params = KernelParams::new(&info, 0);
         assert_eq!(params.init_module.as_str(), "testsuite");
         assert!(params.first_module.is_empty());
+        assert_eq!(params.init_options, 0);
+    }
+
+    #[test]
+    fn the_init_options_are_a_decimal_or_hexadecimal_number_below_two_to_the_32() {
+        let blob = boot::devicetree::boards::rpi4_fallback();
+        let mut info = boot::devicetree::parse(&blob).unwrap();
+        for (bootargs, options) in [
+            ("flotilla.init=bench flotilla.init_arg=20", 20),
+            ("flotilla.init_arg=0x14", 20),
+            ("flotilla.init_arg=4294967295", u32::MAX),
+            ("flotilla.init_arg=4294967296", 0),
+            ("flotilla.init_arg=-1", 0),
+            ("flotilla.init_arg=0xg", 0),
+            ("flotilla.init_arg=", 0),
+        ] {
+            info.bootargs = bootargs;
+            assert_eq!(KernelParams::new(&info, 0).init_options, options, "{bootargs}");
+        }
     }
 }

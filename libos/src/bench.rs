@@ -14,7 +14,9 @@
 /// The benchmarks by name, in the order of their bits in the argument.
 pub const NAMES: [&str; 6] = ["urpc", "unmap", "update", "revoke", "compute", "boot"];
 
-const SELECTION_SHIFT: u32 = 16;
+/// The selection is what `flotilla.init_arg=` passes to init (`cargo xtask bench NAME`
+/// puts [`Request::selection`] there).
+const SELECTION_SHIFT: u32 = crate::monitor::INIT_OPTIONS_SHIFT;
 const SELECTION_BITS: u64 = (1 << 32) - 1;
 const CORES_BITS: u64 = (1 << SELECTION_SHIFT) - 1;
 

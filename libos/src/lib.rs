@@ -23,6 +23,8 @@
 //!   notify capability to wake the peer), and `kernel`: the monitor's privileged
 //!   invocations;
 //! - [`args`](mod@args): the vector of strings a program was started with;
+//! - [`parallel`]: one computation on several cores, a team of this program's dispatchers
+//!   with fork/join, barriers and reductions, by messages or through shared memory;
 //! - [`spawn`]: starting another program from a boot module (or any ELF file) as a child
 //!   domain, and hearing of its end;
 //! - `user.ld` (next to this crate's `Cargo.toml`): the linker script that lays every
@@ -65,6 +67,8 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+extern crate alloc;
+
 pub use abi;
 pub use error::Error;
 
@@ -94,6 +98,7 @@ pub mod lmp;
 pub mod monitor;
 #[cfg(any(test, target_os = "none"))]
 pub mod paging;
+pub mod parallel;
 #[cfg(any(test, target_os = "none"))]
 pub mod ram;
 #[cfg(target_os = "none")]

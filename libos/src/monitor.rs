@@ -102,6 +102,10 @@ pub mod op {
     /// `[service, nonce]`: withdraws this core's `service`, whose endpoint is attached with
     /// `nonce` (only its exporter has it), from every registry.
     pub const UNEXPORT: u64 = 44;
+    /// `[]` → `[ticks]`: the counter (`libos::clock::now`) when this core's monitor had
+    /// joined the mesh; on the boot core, the moment it printed `all N cores online`.
+    /// Under icount that is the instructions every core executed since reset.
+    pub const ONLINE_AT: u64 = 15;
 }
 
 /// The state in a [`op::CORES`] answer.
@@ -122,8 +126,13 @@ pub fn split_op(word: u64) -> (u64, u64) {
 }
 
 /// The argument the boot core's monitor starts init (or the program named by
-/// `flotilla.init=`) with: this bit, and the number of cores below it.
+/// `flotilla.init=`) with: this bit, the options from `flotilla.init_arg=N` on the kernel
+/// command line (a number below 2^32) from [`INIT_OPTIONS_SHIFT`] up, and the number of
+/// cores below that.
 pub const INIT_ARG: u64 = 1 << 63;
+
+/// Where the options of `flotilla.init_arg=` sit in init's argument (bits 16..48).
+pub const INIT_OPTIONS_SHIFT: u32 = 16;
 
 /// Reply status codes (word 0 of a reply).
 pub mod status {
@@ -294,6 +303,11 @@ mod client {
         pub joined: bool,
         pub ticks: u64,
         pub dispatchers: u64,
+    }
+
+    /// The counter when this core's monitor had joined the mesh (see [`op::ONLINE_AT`]).
+    pub fn online_at() -> Result<u64, Error> {
+        Ok(call([op::ONLINE_AT, 0, 0, 0])?.0[0])
     }
 
     /// `(owned, free)` bytes of `core`, as this core's replica sees them.

@@ -53,9 +53,11 @@ const fn init_ram_share(free_bytes: u64) -> u64 {
 fn main(arg: u64) -> u64 {
     use libos::abi::cap::{CapType, PAGE_SIZE};
     use libos::lmp::Endpoint;
-    let core = arg & 0xffff_ffff;
-    // Which boot module to start as init (position + 1; 0: the one called `init`).
-    let init_index = arg >> 32;
+    let core = arg & 0xffff;
+    // On the boot core: which boot module to start as init (position + 1; 0: the one
+    // called `init`), and the options to pass on to it (`flotilla.init_arg=`).
+    let init_index = arg >> 16 & 0xffff;
+    let init_options = arg >> 32;
     let free_mib = libos::ram::free_bytes() >> 20;
     libos::println!("monitor: core {core} up, {free_mib} MiB of RAM");
     let cores = match libos::kernel::core_info() {
@@ -81,7 +83,9 @@ fn main(arg: u64) -> u64 {
         let ram = libos::ram::alloc_ram(bytes, PAGE_SIZE)?;
         ram.make(CapType::UrpcFrame, bytes, 0)
     };
-    match mesh::bring_up(&mut mesh, &mut frame) {
+    let joined = mesh::bring_up(&mut mesh, &mut frame);
+    let online_at = libos::clock::now();
+    match joined {
         Ok(up) if core == 0 => {
             for silent in (0..cores).filter(|&c| up.silent & (1 << c) != 0) {
                 libos::println!("monitor: core {silent}'s monitor did not answer; going on without it");
@@ -100,7 +104,8 @@ fn main(arg: u64) -> u64 {
     if core == 0 {
         // init starts the system's programs from its own RAM: give it a quarter of ours,
         // and the console, whose input the shell it starts reads.
-        let arg = libos::monitor::INIT_ARG | cores as u64;
+        let arg =
+            libos::monitor::INIT_ARG | init_options << libos::monitor::INIT_OPTIONS_SHIFT | cores as u64;
         let name = init_name(init_index);
         let ram_bytes = init_ram_share(libos::ram::free_bytes());
         if let Err(e) = domains.start(name, arg, endpoint.cap(), ram_bytes, true) {
@@ -108,7 +113,7 @@ fn main(arg: u64) -> u64 {
         }
     }
     let ram = memory::RamService::new(core as usize, cores);
-    serve::Monitor::new(mesh, endpoint, ram, domains).run()
+    serve::Monitor::new(mesh, endpoint, ram, domains, online_at).run()
 }
 
 /// The name of boot module `index - 1` (`init` for 0, or if there is no such module).

@@ -42,15 +42,24 @@ pub struct Monitor {
     /// Per sending core, the stream being received.
     streams: Vec<StreamIn>,
     next_token: u64,
+    /// The counter when this monitor had joined the mesh (`op::ONLINE_AT`).
+    online_at: u64,
 }
 
 impl Monitor {
-    pub fn new(mesh: Mesh, endpoint: Endpoint, memory: RamService, domains: Domains) -> Monitor {
+    pub fn new(
+        mesh: Mesh,
+        endpoint: Endpoint,
+        memory: RamService,
+        domains: Domains,
+        online_at: u64,
+    ) -> Monitor {
         let cores = mesh.cores;
         let streams = alloc::vec![StreamIn::default(); cores];
         let caps = CapService::new(mesh.me, cores);
         let names = crate::names::Names::new(mesh.me);
-        let mut monitor = Monitor { mesh, endpoint, domains, memory, caps, names, streams, next_token: 1 };
+        let mut monitor =
+            Monitor { mesh, endpoint, domains, memory, caps, names, streams, next_token: 1, online_at };
         let effects = monitor.memory.announce();
         monitor.send_memory(effects);
         monitor
@@ -341,6 +350,7 @@ impl Monitor {
             op::RAM_FREE => self.memory.free(a).map(|()| ([0; 3], None)),
             op::CHECK => Ok((self.check(), None)),
             op::MEM_INFO => self.memory.info(a).map(|(owned, free)| ([owned, free, 0], None)),
+            op::ONLINE_AT => Ok(([self.online_at, 0, 0], None)),
             op::PING if self.is_peer(a) => self.ping(a as usize, b).map(|ticks| ([ticks, 0, 0], None)),
             op::STREAM if self.is_peer(a) => self.stream(a as usize, b, c as usize).map(|r| (r, None)),
             op::PING | op::STREAM => Err(status::BAD_CORE),

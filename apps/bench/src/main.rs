@@ -19,6 +19,9 @@
 //! | `lmp_rtt` | four words to a child on this core and back |
 //! | `unmap` | unmapping a page of this domain spanned over 1..all cores, shootdown included |
 //! | `revoke` | revoking a capability with copies on 1..all cores (two-phase, by messages) |
+//! | `update` | updating 1..8 shared cache lines from 1..all cores: atomics, a lock, or messages to a server |
+//! | `compute` | an integer sort (after NAS IS) on 1..all cores with `libos::parallel`, both variants |
+//! | `boot` | the counter when all cores came online, and when this program started |
 //!
 //! The URPC figures are measured by the monitors themselves (`libos::monitor::ping`,
 //! `libos::monitor::stream`), so they leave out the LMP request that starts them;
@@ -37,8 +40,10 @@
 //!
 //! ## Output
 //!
-//! All benchmarks run, since no command line reaches a program, and each result is one
-//! line of one shape ([`report`]),
+//! The benchmarks come in groups (`boot`, `urpc` (the message benchmarks above), `unmap`,
+//! `update`, `revoke`, `compute`); the argument selects which run
+//! (`libos::bench::Request`), all of them by default. Each result is one line of one
+//! shape ([`report`]),
 //!
 //! ```text
 //! bench: urpc_rtt core=1 rounds=1000 instructions=12237367 instructions_per_op=12237.36
@@ -55,7 +60,9 @@
 //! ## How it is started
 //!
 //! By the boot core's monitor, in place of init, with `flotilla.init=bench` on the kernel
-//! command line; its argument is `libos::monitor::INIT_ARG` and the number of cores. For
+//! command line (and `flotilla.init_arg=SELECTION`); its argument is then a
+//! `libos::bench::Request` with `as_init` set, and it powers off when done. Started by
+//! another program (the shell's `bench NAME`) it runs what it is asked and exits. For
 //! `lmp_rtt` it starts a copy of itself as a child, with [`lmp::ECHO_CHILD`] as the
 //! argument, which echoes messages until told to stop.
 //!
@@ -76,6 +83,10 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod baseline;
 #[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod compute;
+#[cfg(target_os = "none")]
 mod counter;
 #[cfg(target_os = "none")]
 mod lmp;
@@ -86,6 +97,8 @@ mod revoke;
 #[cfg(target_os = "none")]
 mod unmap;
 #[cfg(target_os = "none")]
+mod update;
+#[cfg(target_os = "none")]
 mod urpc;
 
 #[cfg(target_os = "none")]
@@ -95,10 +108,11 @@ libos::entry!(main);
 #[cfg(target_os = "none")]
 type Benchmark = fn(&mut report::Report, u64);
 
-/// Every benchmark, in the order they run, in the groups a non-init start selects by
-/// their `libos::bench` names.
+/// The benchmarks of each group a request selects (`libos::bench::NAMES`), in the order
+/// they run. `boot` comes first, before anything else disturbs the machine.
 #[cfg(target_os = "none")]
-const GROUPS: [(&str, &[Benchmark]); 3] = [
+const GROUPS: [(&str, &[Benchmark]); 6] = [
+    ("boot", &[boot::run]),
     (
         "urpc",
         &[
@@ -111,66 +125,81 @@ const GROUPS: [(&str, &[Benchmark]); 3] = [
         ],
     ),
     ("unmap", &[unmap::shootdowns]),
+    ("update", &[update::run]),
     ("revoke", &[revoke::revokes]),
+    ("compute", &[compute::run]),
 ];
 
-/// Echoes for its parent if started as the echo child; runs every benchmark and powers
-/// off if started as init; otherwise says how to start it.
+/// Runs `job` on `members` members of `team` twice, and returns the counter ticks of the
+/// second run, from before its fork to after its join, with its results. The first run
+/// wakes the workers, which sleep between jobs when idle for long (a sleeping worker
+/// wakes only at its core's next timer tick).
+#[cfg(target_os = "none")]
+fn parallel_run(
+    team: &mut libos::parallel::Team,
+    members: usize,
+    variant: libos::parallel::Variant,
+    job: libos::parallel::Job,
+    args: &[u64],
+) -> (u64, alloc::vec::Vec<u64>) {
+    team.run(members, variant, |_, _| 0, &[]);
+    libos::clock::measure(|| team.run(members, variant, job, args))
+}
+
+/// Echoes for its parent if started as the echo child; otherwise runs the benchmarks its
+/// argument selects (`libos::bench::Request`) and powers off if started as init, or exits
+/// with the status if started by another program.
 #[cfg(target_os = "none")]
 fn main(arg: u64) -> u64 {
-    use libos::monitor::INIT_ARG;
+    boot::note_start();
     if arg == lmp::ECHO_CHILD {
         return lmp::echo();
     }
     let request = libos::bench::Request::decode(arg);
-    if !request.as_init && request.selection != 0 {
-        // Started by the shell's `bench NAME`: the groups asked for, then exit.
-        return run_selected(&request);
-    }
-    if arg & INIT_ARG == 0 {
-        // A core's first domain (`flotilla.first=bench`): the argument is the core.
-        if arg == 0 {
-            libos::println!("bench: error start: boot with flotilla.init=bench, not flotilla.first");
-        }
+    if request.cores == 0 {
+        // A core's first domain (`flotilla.first=bench`) on core 0.
+        libos::println!("bench: error start: boot with flotilla.init=bench, not flotilla.first");
         return 1;
     }
-    let cores = arg & !INIT_ARG;
-    // The other cores' monitors finish their share of the boot (announcing memory,
-    // answering each other) for a while after this program starts; their instructions
-    // would count in the first figures. A few timer ticks of sleep let them finish.
-    for _ in 0..3 {
-        libos::syscall::wait_for_interrupt();
-    }
     let mut report = report::Report::default();
-    for benchmark in GROUPS.iter().flat_map(|(_, group)| group.iter()) {
-        benchmark(&mut report, cores);
-    }
-    let status = u64::from(report.errors() > 0);
-    if let Err(e) = libos::monitor::power_off(status) {
-        libos::println!("bench: error power_off: {e}");
-    }
-    status
-}
-
-/// Runs the groups `request` selects; the status is 1 if a check failed or a group is not
-/// here.
-#[cfg(target_os = "none")]
-fn run_selected(request: &libos::bench::Request) -> u64 {
-    let mut report = report::Report::default();
-    let cores = request.cores.max(1);
-    for name in libos::bench::NAMES.iter().filter(|n| request.runs(n)) {
-        match GROUPS.iter().find(|(group, _)| group == name) {
-            Some((_, benchmarks)) => benchmarks.iter().for_each(|b| b(&mut report, cores)),
-            None => report.error(name, &report::Failure::Implausible("not in this build of bench".into())),
+    let mut settled = false;
+    for (name, benchmarks) in GROUPS {
+        if !request.runs(name) {
+            continue;
+        }
+        if name != "boot" && !settled {
+            // The other cores' monitors finish their share of the boot (announcing
+            // memory, answering each other) for a while after this program starts; their
+            // instructions would count in the first figures. A few timer ticks of sleep
+            // let them finish.
+            for _ in 0..3 {
+                libos::syscall::wait_for_interrupt();
+            }
+            settled = true;
+        }
+        if name == "boot" && !request.as_init {
+            libos::println!("(the boot figures are measured only when bench is started as init)");
+            continue;
+        }
+        for benchmark in benchmarks {
+            benchmark(&mut report, request.cores);
         }
     }
-    // The `unmap` group's dispatchers on other cores were told to stop; they look at the
-    // next tick of their core. Let them end before this program's address space does.
-    let until = libos::clock::now() + libos::clock::frequency_hz() / 10;
-    while libos::clock::now() < until {
-        libos::syscall::wait_for_interrupt();
+    let status = u64::from(report.errors() > 0);
+    if request.as_init {
+        if let Err(e) = libos::monitor::power_off(status) {
+            libos::println!("bench: error power_off: {e}");
+        }
+    } else {
+        // The `unmap` group's dispatchers on other cores were told to stop; they look at
+        // the next tick of their core. Let them end before this program's address space
+        // does.
+        let until = libos::clock::now() + libos::clock::frequency_hz() / 10;
+        while libos::clock::now() < until {
+            libos::syscall::wait_for_interrupt();
+        }
     }
-    u64::from(report.errors() > 0)
+    status
 }
 
 #[cfg(not(target_os = "none"))]

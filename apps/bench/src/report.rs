@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Names and keys are lower-case words with underscores; values are decimal numbers,
-//! either counts or [`Value::Ratio`]s with a fixed number of decimals. By convention the parameters come
+//! either counts or [`Value::Ratio`]s with a fixed number of decimals, or, for a parameter
+//! that names a choice (`strategy=atomic`), such a word. By convention the parameters come
 //! first (`core`, `words`, `rounds`, ...), then `instructions`, the total measured, and
 //! the result last. A ratio is printed from integers (rounded down), not through floating
 //! point, so the same counts always print the same text, and two runs can be compared by
@@ -19,6 +20,8 @@ use core::fmt;
 pub enum Value {
     /// A whole number.
     Count(u64),
+    /// A name: lower-case letters, digits and underscores.
+    Word(&'static str),
     /// `numerator / denominator` with `decimals` decimals, rounded down (the denominator
     /// is never zero: callers check it first).
     Ratio { numerator: u64, denominator: u64, decimals: u32 },
@@ -40,6 +43,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Value::Count(n) => write!(f, "{n}"),
+            Value::Word(word) => f.write_str(word),
             Value::Ratio { numerator, denominator, decimals } => {
                 let unit = 10u128.pow(decimals);
                 let scaled = u128::from(numerator) * unit / u128::from(denominator.max(1));
@@ -168,5 +172,8 @@ mod tests {
         let fields = [("core", Value::Count(1)), ("instructions_per_op", Value::ratio(2470, 1))];
         let line = ResultLine { benchmark: "urpc_rtt", fields: &fields }.to_string();
         assert_eq!(line, "bench: urpc_rtt core=1 instructions_per_op=2470.00");
+        let fields = [("strategy", Value::Word("atomic")), ("cores", Value::Count(2))];
+        let line = ResultLine { benchmark: "update", fields: &fields }.to_string();
+        assert_eq!(line, "bench: update strategy=atomic cores=2");
     }
 }

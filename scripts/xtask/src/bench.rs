@@ -48,11 +48,51 @@ use svg::{Chart, Scale, Series, Style};
 /// runs the whole program in well under a minute on a slow host.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How the counter is read: as instructions or as time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `-icount shift=0,sleep=off`: one tick per guest instruction, the cores emulated one
+    /// after another on one host thread; deterministic.
+    Icount,
+    /// Multi-threaded TCG, no icount: the cores run in parallel on host threads and the
+    /// counter is time, so only ratios measured in the same boot mean anything.
+    Wallclock,
+}
+
+impl Mode {
+    fn parse(text: &str) -> Result<Mode> {
+        match text {
+            "icount" => Ok(Mode::Icount),
+            "wallclock" => Ok(Mode::Wallclock),
+            other => bail!("unknown --mode `{other}` (icount or wallclock)"),
+        }
+    }
+
+    /// The name of the mode, and of its directory under `target/bench/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Icount => "icount",
+            Mode::Wallclock => "wallclock",
+        }
+    }
+}
+
+/// The benchmark groups the wide boot of `bench all` runs: those that sweep the cores of
+/// one boot.
+const WIDE_GROUPS: [&str; 4] = ["update", "compute", "unmap", "revoke"];
+/// The wide boot's machine: 8 cores, which GICv2 allows too, but on GICv3 as larger
+/// machines have it.
+const WIDE_SMP: u32 = 8;
+const WIDE_GIC: u8 = 3;
+
 /// What `cargo xtask bench` was asked to do.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The benchmark groups to run (`libos::bench::NAMES`); empty for all of them.
+    pub groups: Vec<String>,
     pub smp: u32,
     pub gic: u8,
+    pub mode: Mode,
     /// Also boot 2 ..= smp cores and plot the round trip to the last core against them.
     pub cores_sweep: bool,
     /// Boot twice and fail unless both boots print the same lines.
@@ -60,9 +100,18 @@ pub struct Options {
 }
 
 impl Options {
-    /// Reads `[--smp N] [--gic 2|3] [--cores-sweep] [--repeat-check]`.
+    /// Reads `[NAME[,NAME...]|all] [--smp N] [--gic 2|3] [--mode icount|wallclock]
+    /// [--cores-sweep] [--repeat-check]`.
     pub fn parse(args: &[String]) -> Result<Options> {
-        let mut options = Options { smp: 4, gic: 2, cores_sweep: false, repeat_check: false };
+        let mut options = Options {
+            groups: Vec::new(),
+            smp: 4,
+            gic: 2,
+            mode: Mode::Icount,
+            cores_sweep: false,
+            repeat_check: false,
+        };
+        let mut named = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value =
@@ -70,46 +119,107 @@ impl Options {
             match arg.as_str() {
                 "--smp" => options.smp = value("--smp")?.parse().context("--smp takes a number of cores")?,
                 "--gic" => options.gic = value("--gic")?.parse().context("--gic takes 2 or 3")?,
+                "--mode" => options.mode = Mode::parse(&value("--mode")?)?,
                 "--cores-sweep" => options.cores_sweep = true,
                 "--repeat-check" => options.repeat_check = true,
-                other => bail!("unknown option `{other}` for bench"),
+                other if other.starts_with("--") => bail!("unknown option `{other}` for bench"),
+                names => {
+                    ensure!(!named, "give the benchmarks as one word, NAME,NAME,...");
+                    named = true;
+                    options.groups = parse_groups(names)?;
+                }
             }
         }
         ensure!(!options.cores_sweep || options.smp >= 2, "--cores-sweep needs --smp 2 or more");
+        ensure!(
+            !options.repeat_check || options.mode == Mode::Icount,
+            "--repeat-check compares instruction counts: it needs --mode icount"
+        );
         options.machine(options.smp).validate()?;
         Ok(options)
     }
 
+    /// Whether every group runs.
+    pub fn all(&self) -> bool {
+        self.groups.is_empty()
+    }
+
     /// The machine the benchmarks run on, with `smp` cores.
     fn machine(&self, smp: u32) -> Machine {
+        self.machine_for(smp, self.gic, &self.groups)
+    }
+
+    /// The machine of a boot with `smp` cores on GIC version `gic` that runs `groups`.
+    fn machine_for(&self, smp: u32, gic: u8, groups: &[String]) -> Machine {
         let mut machine = Machine::new(Board::Virt);
         machine.smp = smp;
-        machine.gic = self.gic;
+        machine.gic = gic;
         machine.cpu = "max".into();
-        machine.icount = true;
         machine.semihosting = true;
-        machine.append = Some("flotilla.init=bench".into());
+        match self.mode {
+            Mode::Icount => machine.icount = true,
+            Mode::Wallclock => machine.extra = vec!["-accel".into(), "tcg,thread=multi".into()],
+        }
+        let selection = selection_word(groups);
+        machine.append = Some(match selection {
+            0 => "flotilla.init=bench".into(),
+            word => format!("flotilla.init=bench flotilla.init_arg={word:#x}"),
+        });
         machine
     }
+}
+
+/// The groups `text` names: `all`, or names of `libos::bench::NAMES` separated by commas.
+fn parse_groups(text: &str) -> Result<Vec<String>> {
+    if text == "all" {
+        return Ok(Vec::new());
+    }
+    let mut groups = Vec::new();
+    for name in text.split(',') {
+        ensure!(
+            libos::bench::bit(name).is_some(),
+            "no benchmark `{name}`: the benchmarks are {} (or all)",
+            libos::bench::NAMES.join(", ")
+        );
+        if !groups.iter().any(|g| g == name) {
+            groups.push(name.to_string());
+        }
+    }
+    Ok(groups)
+}
+
+/// The bench program's selection for `groups` (`libos::bench::Request::selection`); 0,
+/// everything, for none.
+pub fn selection_word(groups: &[String]) -> u64 {
+    groups.iter().filter_map(|g| libos::bench::bit(g)).fold(0, |word, bit| word | bit)
 }
 
 /// Everything `cargo xtask bench` does: build, boot, check, write, summarise.
 pub fn run(options: &Options) -> Result<()> {
     let built = image::build(Board::Virt)?;
     let qemu = setup::qemu_binary()?;
-    let out = output_dir();
+    let out = output_dir().join(options.mode.name());
     clear(&out)?;
-    let boot_cores = |smp: u32, console: &str| {
-        let cores = if smp == 1 { "core" } else { "cores" };
-        eprintln!("xtask bench: booting {smp} {cores}, GICv{}, -cpu max, icount", options.gic);
-        boot(&options.machine(smp), &qemu, &built.image, &out.join(console))
+    let mode = options.mode;
+    let boot_machine = |machine: &Machine, console: &Path| {
+        let cores = if machine.smp == 1 { "core" } else { "cores" };
+        eprintln!(
+            "xtask bench: booting {} {cores}, GICv{}, -cpu max, {}",
+            machine.smp,
+            machine.gic,
+            mode.name()
+        );
+        boot(machine, &qemu, &built.image, console)
     };
 
-    let console = boot_cores(options.smp, "console.txt")?;
+    let mut console = boot_machine(&options.machine(options.smp), &out.join("console.txt"))?;
+    if mode == Mode::Wallclock {
+        add_relative(&mut console);
+    }
     let mut written = vec![out.join("console.txt")];
-    written.extend(write_tables_and_plots(&console, &out)?);
+    written.extend(write_tables_and_plots(&console, &out, mode)?);
     if options.repeat_check {
-        let again = boot_cores(options.smp, "console-repeat.txt")?;
+        let again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
         written.push(out.join("console-repeat.txt"));
         let differences = compare(&console.records, &again.records);
         if !differences.is_empty() {
@@ -123,25 +233,52 @@ pub fn run(options: &Options) -> Result<()> {
         eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
     }
     let mut sweep = Vec::new();
+    let mut boots: Vec<Record> = console.of("boot").cloned().collect();
     if options.cores_sweep {
         for smp in 2..options.smp {
             let console_name = format!("console-smp{smp}.txt");
-            let smaller = boot_cores(smp, &console_name)?;
+            let smaller = boot_machine(&options.machine(smp), &out.join(&console_name))?;
             written.push(out.join(console_name));
             sweep.extend(farthest_round_trip(&smaller, smp));
+            boots.extend(smaller.of("boot").cloned());
         }
         sweep.extend(farthest_round_trip(&console, options.smp));
-        written.extend(write_sweep(&sweep, &out)?);
+        if !sweep.is_empty() {
+            written.extend(write_sweep(&sweep, &out)?);
+        }
+    }
+    if let Some(chart) = boot_chart(&boots) {
+        written.push(write(&out.join("boot.svg"), &chart.to_svg())?);
+    }
+    let mut wide = None;
+    if options.all() && options.smp < WIDE_SMP {
+        let groups: Vec<String> = WIDE_GROUPS.iter().map(|g| g.to_string()).collect();
+        let wide_out = out.join(format!("smp{WIDE_SMP}"));
+        clear(&wide_out)?;
+        let machine = options.machine_for(WIDE_SMP, WIDE_GIC, &groups);
+        let mut wide_console = boot_machine(&machine, &wide_out.join("console.txt"))?;
+        if mode == Mode::Wallclock {
+            add_relative(&mut wide_console);
+        }
+        written.push(wide_out.join("console.txt"));
+        written.extend(write_tables_and_plots(&wide_console, &wide_out, mode)?);
+        wide = Some(wide_console);
     }
 
     println!("{}", summary(&console));
+    if let Some(wide) = &wide {
+        println!("\n{WIDE_SMP} cores, GICv{WIDE_GIC}:\n{}", summary(wide));
+    }
     if !sweep.is_empty() {
         println!("\n{}", sweep_summary(&sweep));
     }
-    check_counter(&console);
+    if mode == Mode::Icount {
+        check_counter(&console);
+    }
     println!("\nwritten to {}:", out.display());
     for path in written {
-        println!("  {}", path.file_name().unwrap_or_default().to_string_lossy());
+        let shown = path.strip_prefix(&out).unwrap_or(&path);
+        println!("  {}", shown.display());
     }
     Ok(())
 }
@@ -250,6 +387,9 @@ pub struct Plot {
     /// Baselines drawn across the plot: a benchmark and its label; its first result's
     /// `y_key` is the height.
     pub references: &'static [(&'static str, &'static str)],
+    /// Draw the ideal speedup: N on N cores when the counter is time, 1 (no instructions
+    /// added) when it counts every core's instructions.
+    pub ideal: bool,
 }
 
 /// The plots `cargo xtask bench` draws. The baselines (`counter`, `syscall_nop`,
@@ -269,6 +409,7 @@ pub const PLOTS: [Plot; 6] = [
             ("monitor_call", "local monitor call (LMP, null)"),
             ("syscall_nop", "null system call"),
         ],
+        ideal: false,
     },
     Plot {
         benchmark: "urpc_latency",
@@ -280,6 +421,7 @@ pub const PLOTS: [Plot; 6] = [
         y_label: "instructions from sending to receiving",
         series: |r| format!("to core {}", r.text("core").unwrap_or("?")),
         references: &[],
+        ideal: false,
     },
     Plot {
         benchmark: "urpc_throughput",
@@ -291,6 +433,7 @@ pub const PLOTS: [Plot; 6] = [
         y_label: "messages per 1000 instructions",
         series: |r| format!("to core {}", r.text("core").unwrap_or("?")),
         references: &[],
+        ideal: false,
     },
     Plot {
         benchmark: "unmap",
@@ -302,6 +445,7 @@ pub const PLOTS: [Plot; 6] = [
         y_label: "instructions per unmap",
         series: |_| "unmap + shootdown".into(),
         references: &[("urpc_rtt", "URPC round trip (first core)")],
+        ideal: false,
     },
     Plot {
         benchmark: "revoke",
@@ -313,6 +457,7 @@ pub const PLOTS: [Plot; 6] = [
         y_label: "instructions per revoke",
         series: |_| "two-phase revoke".into(),
         references: &[("urpc_rtt", "URPC round trip (first core)")],
+        ideal: false,
     },
     Plot {
         benchmark: "lmp_rtt",
@@ -330,11 +475,58 @@ pub const PLOTS: [Plot; 6] = [
             ("monitor_call", "local monitor call (LMP, null)"),
             ("syscall_nop", "null system call"),
         ],
+        ideal: false,
+    },
+];
+
+/// The series of an `update` record: its strategy and lines.
+fn update_series(record: &Record) -> String {
+    let lines = record.text("lines").unwrap_or("?");
+    format!("{}, {lines} line{}", record.text("strategy").unwrap_or("?"), if lines == "1" { "" } else { "s" })
+}
+
+/// The plots of the benchmarks that sweep the cores of one boot.
+const CORE_PLOTS: [Plot; 3] = [
+    Plot {
+        benchmark: "update",
+        title: "Updating shared cache lines from N cores: atomics, a lock, or messages to a server",
+        x_key: "cores",
+        x_label: "cores updating (N; messages: N clients and a server)",
+        x_scale: Scale::Linear,
+        y_key: "instructions_per_op",
+        y_label: "instructions per update",
+        series: update_series,
+        references: &[],
+        ideal: false,
+    },
+    Plot {
+        benchmark: "update_relative",
+        title: "Updating shared cache lines from N cores, relative to one core's atomic update of one line",
+        x_key: "cores",
+        x_label: "cores updating (N; messages: N clients and a server)",
+        x_scale: Scale::Linear,
+        y_key: "relative_cost",
+        y_label: "time per update / 1-core atomic, 1 line",
+        series: update_series,
+        references: &[],
+        ideal: false,
+    },
+    Plot {
+        benchmark: "compute",
+        title: "Integer sort (NAS IS-like) on N cores with the parallel runtime",
+        x_key: "cores",
+        x_label: "cores",
+        x_scale: Scale::Linear,
+        y_key: "speedup",
+        y_label: "speedup over 1 core",
+        series: |r| format!("{} variant", r.text("variant").unwrap_or("?")),
+        references: &[],
+        ideal: true,
     },
 ];
 
 /// The chart `plot` draws from `console`'s records, or `None` if there are none.
-pub fn chart(plot: &Plot, console: &Console) -> Option<Chart> {
+pub fn chart(plot: &Plot, console: &Console, mode: Mode) -> Option<Chart> {
     let mut series: Vec<Series> = Vec::new();
     for record in console.of(plot.benchmark) {
         let (Some(x), Some(y)) = (record.number(plot.x_key), record.number(plot.y_key)) else { continue };
@@ -355,6 +547,13 @@ pub fn chart(plot: &Plot, console: &Console) -> Option<Chart> {
             series.push(Series { label: label.into(), points, style: Style::Reference });
         }
     }
+    if plot.ideal {
+        let (label, points) = match mode {
+            Mode::Wallclock => ("ideal: N times faster on N cores", vec![(low, low), (high, high)]),
+            Mode::Icount => ("ideal: no instructions added (1.00)", vec![(low, 1.0), (high, 1.0)]),
+        };
+        series.push(Series { label: label.into(), points, style: Style::Reference });
+    }
     Some(Chart {
         title: plot.title.into(),
         x_label: plot.x_label.into(),
@@ -366,14 +565,14 @@ pub fn chart(plot: &Plot, console: &Console) -> Option<Chart> {
 
 /// Writes a CSV table for every benchmark and a plot for each of [`PLOTS`] that has
 /// results; returns the paths written.
-fn write_tables_and_plots(console: &Console, out: &Path) -> Result<Vec<PathBuf>> {
+fn write_tables_and_plots(console: &Console, out: &Path, mode: Mode) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for benchmark in console.benchmarks() {
         let csv = lines::to_csv(console.of(benchmark)).map_err(anyhow::Error::msg)?;
         written.push(write(&out.join(format!("{benchmark}.csv")), &csv)?);
     }
-    for plot in &PLOTS {
-        if let Some(chart) = chart(plot, console) {
+    for plot in PLOTS.iter().chain(&CORE_PLOTS) {
+        if let Some(chart) = chart(plot, console, mode) {
             written.push(write(&out.join(format!("{}.svg", plot.benchmark)), &chart.to_svg())?);
         }
     }
@@ -383,6 +582,75 @@ fn write_tables_and_plots(console: &Console, out: &Path) -> Result<Vec<PathBuf>>
 fn write(path: &Path, text: &str) -> Result<PathBuf> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path.to_path_buf())
+}
+
+/// The boot figures of one or more boots (a sweep's) as a chart: instructions from reset
+/// to every core online and to the first program, by cores booted.
+pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
+    let series = |label: &str, key: &str| Series {
+        label: label.into(),
+        points: boots.iter().filter_map(|r| Some((r.number("cores")?, r.number(key)?))).collect(),
+        style: Style::Data,
+    };
+    let series = vec![
+        series("all cores online", "online_instructions"),
+        series("first program (bench, as init) started", "first_program_instructions"),
+    ];
+    series.iter().any(|s| !s.points.is_empty()).then(|| Chart {
+        title: "Boot: counter from reset (instructions under icount)".into(),
+        x_label: "cores booted".into(),
+        y_label: "counter at the event".into(),
+        x_scale: Scale::Linear,
+        series,
+    })
+}
+
+/// For the multi-threaded emulator, where the counter is time: the figures as ratios to a
+/// baseline of the same boot, as records of their own (`update_relative`: cost per update
+/// over the 1-core atomic update of one line; `urpc_rtt_relative`: round trip over a local
+/// monitor call; `boot_relative`: the first program's start over the online moment).
+pub fn add_relative(console: &mut Console) {
+    let mut added = Vec::new();
+    let base = console.of("update").find(|r| {
+        r.text("strategy") == Some("atomic") && r.text("cores") == Some("1") && r.text("lines") == Some("1")
+    });
+    if let Some(base) = base.and_then(|r| r.number("instructions_per_op")).filter(|&b| b > 0.0) {
+        for r in console.of("update") {
+            let Some(cost) = r.number("instructions_per_op") else { continue };
+            let mut fields: Vec<(String, String)> = ["strategy", "cores", "lines"]
+                .iter()
+                .map(|k| (k.to_string(), r.text(k).unwrap_or("0").into()))
+                .collect();
+            fields.push(("relative_cost".into(), format!("{:.2}", cost / base)));
+            added.push(Record { benchmark: "update_relative".into(), fields });
+        }
+    }
+    let monitor_call = console.of("monitor_call").find_map(|r| r.number("instructions_per_op"));
+    if let Some(base) = monitor_call.filter(|&b| b > 0.0) {
+        for r in console.of("urpc_rtt") {
+            let Some(rtt) = r.number("instructions_per_op") else { continue };
+            let fields = vec![
+                ("core".to_string(), r.text("core").unwrap_or("0").to_string()),
+                ("relative_to_monitor_call".to_string(), format!("{:.2}", rtt / base)),
+            ];
+            added.push(Record { benchmark: "urpc_rtt_relative".into(), fields });
+        }
+    }
+    for r in console.of("boot") {
+        let (Some(online), Some(first)) =
+            (r.number("online_instructions"), r.number("first_program_instructions"))
+        else {
+            continue;
+        };
+        if online > 0.0 {
+            let fields = vec![
+                ("cores".to_string(), r.text("cores").unwrap_or("0").to_string()),
+                ("first_program_over_online".to_string(), format!("{:.2}", first / online)),
+            ];
+            added.push(Record { benchmark: "boot_relative".into(), fields });
+        }
+    }
+    console.records.extend(added);
 }
 
 /// The sweep's record for a boot of `cores` cores: its round trip to core `cores - 1`,
@@ -492,10 +760,15 @@ mod tests {
         Console::parse(lines.iter().copied())
     }
 
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
     #[test]
     fn options_default_to_four_cores_and_check_the_gic() {
         let parsed = Options::parse(&[]).unwrap();
         assert_eq!((parsed.smp, parsed.gic, parsed.cores_sweep, parsed.repeat_check), (4, 2, false, false));
+        assert!(parsed.all() && parsed.mode == Mode::Icount);
         let args: Vec<String> =
             ["--smp", "16", "--gic", "3", "--cores-sweep", "--repeat-check"].map(String::from).into();
         let parsed = Options::parse(&args).unwrap();
@@ -512,6 +785,89 @@ mod tests {
         for part in ["\"max\"", "\"shift=0,sleep=off\"", "flotilla.init=bench", "semihosting"] {
             assert!(command.contains(part), "{part} in {command}");
         }
+        assert!(!command.contains("init_arg"), "everything runs: no selection to pass");
+    }
+
+    #[test]
+    fn named_benchmarks_reach_the_program_as_its_selection() {
+        let parsed = Options::parse(&args("update,compute --smp 2")).unwrap();
+        assert_eq!(parsed.groups, ["update", "compute"]);
+        let word = selection_word(&parsed.groups);
+        let request = libos::bench::Request::decode(
+            libos::monitor::INIT_ARG | word << libos::monitor::INIT_OPTIONS_SHIFT | 2,
+        );
+        assert!(request.runs("update") && request.runs("compute") && !request.runs("urpc"));
+        let command =
+            format!("{:?}", parsed.machine(2).command(Path::new("qemu"), Path::new("Image"), false));
+        assert!(command.contains(&format!("flotilla.init_arg={word:#x}")), "{command}");
+        assert!(Options::parse(&args("all")).unwrap().all());
+        let unknown = Options::parse(&args("nonsense")).unwrap_err().to_string();
+        assert!(unknown.contains("nonsense") && unknown.contains("update"), "{unknown}");
+        assert!(Options::parse(&args("urpc unmap")).is_err(), "two words");
+    }
+
+    #[test]
+    fn wallclock_mode_runs_the_cores_in_parallel_without_icount() {
+        let parsed = Options::parse(&args("--mode wallclock")).unwrap();
+        let command =
+            format!("{:?}", parsed.machine(4).command(Path::new("qemu"), Path::new("Image"), false));
+        assert!(command.contains("tcg,thread=multi") && !command.contains("icount"), "{command}");
+        assert!(Options::parse(&args("--mode wallclock --repeat-check")).is_err());
+        assert!(Options::parse(&args("--mode sometimes")).is_err());
+    }
+
+    #[test]
+    fn update_and_compute_plot_a_series_per_strategy_and_lines_and_per_variant() {
+        let console = console(&[
+            "bench: update strategy=atomic cores=1 lines=1 updates=1000 instructions=1 instructions_per_op=10.00",
+            "bench: update strategy=atomic cores=2 lines=1 updates=2000 instructions=1 instructions_per_op=12.00",
+            "bench: update strategy=message cores=1 lines=2 updates=1000 instructions=1 instructions_per_op=90.00",
+            "bench: compute kernel=intsort variant=message cores=1 size=8 instructions=1 speedup=1.00",
+            "bench: compute kernel=intsort variant=message cores=2 size=8 instructions=1 speedup=0.90",
+            "bench: compute kernel=intsort variant=shared cores=2 size=8 instructions=1 speedup=0.95",
+        ]);
+        let update = chart(&CORE_PLOTS[0], &console, Mode::Icount).unwrap();
+        let labels: Vec<&str> = update.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["atomic, 1 line", "message, 2 lines"]);
+        assert_eq!(update.series[0].points, [(1.0, 10.0), (2.0, 12.0)]);
+        let compute = chart(&CORE_PLOTS[2], &console, Mode::Icount).unwrap();
+        assert_eq!(compute.series.len(), 3, "two variants and the ideal");
+        assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 1.0)], "under icount, no work added");
+        let compute = chart(&CORE_PLOTS[2], &console, Mode::Wallclock).unwrap();
+        assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 2.0)], "in time, N on N cores");
+    }
+
+    #[test]
+    fn wallclock_figures_become_ratios_to_a_baseline_of_the_same_boot() {
+        let mut console = console(&[
+            "bench: monitor_call calls=1000 instructions=1 instructions_per_op=200.00",
+            "bench: urpc_rtt core=1 rounds=1000 instructions=1 instructions_per_op=500.00",
+            "bench: update strategy=atomic cores=1 lines=1 updates=1000 instructions=1 instructions_per_op=10.00",
+            "bench: update strategy=lock cores=2 lines=4 updates=2000 instructions=1 instructions_per_op=35.00",
+            "bench: boot cores=2 online_instructions=100 first_program_instructions=150",
+        ]);
+        add_relative(&mut console);
+        let csv = |name| lines::to_csv(console.of(name)).unwrap();
+        assert_eq!(
+            csv("update_relative"),
+            "strategy,cores,lines,relative_cost\natomic,1,1,1.00\nlock,2,4,3.50\n"
+        );
+        assert_eq!(csv("urpc_rtt_relative"), "core,relative_to_monitor_call\n1,2.50\n");
+        assert_eq!(csv("boot_relative"), "cores,first_program_over_online\n2,1.50\n");
+        assert!(chart(&CORE_PLOTS[1], &console, Mode::Wallclock).is_some());
+    }
+
+    #[test]
+    fn the_boot_chart_has_both_moments_by_cores() {
+        let boots = console(&[
+            "bench: boot cores=2 online_instructions=100 first_program_instructions=150",
+            "bench: boot cores=4 online_instructions=200 first_program_instructions=260",
+        ])
+        .records;
+        let chart = boot_chart(&boots).unwrap();
+        assert_eq!(chart.series[0].points, [(2.0, 100.0), (4.0, 200.0)]);
+        assert_eq!(chart.series[1].points, [(2.0, 150.0), (4.0, 260.0)]);
+        assert!(boot_chart(&[]).is_none());
     }
 
     #[test]
@@ -524,15 +880,15 @@ mod tests {
             "bench: urpc_latency core=1 words=8 messages=1000 instructions=1 instructions_per_op=20.00",
             "bench: urpc_latency core=2 words=3 messages=1000 instructions=1 instructions_per_op=11.00",
         ]);
-        let rtt = chart(&PLOTS[0], &console).unwrap();
+        let rtt = chart(&PLOTS[0], &console, Mode::Icount).unwrap();
         let labels: Vec<&str> = rtt.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["ping and pong (URPC)", "local monitor call (LMP, null)"]);
         assert_eq!(rtt.series[0].points, [(1.0, 12379.85), (2.0, 12847.2)]);
         assert_eq!(rtt.series[1].points, [(1.0, 39610.79), (2.0, 39610.79)], "across the x range");
-        let latency = chart(&PLOTS[1], &console).unwrap();
+        let latency = chart(&PLOTS[1], &console, Mode::Icount).unwrap();
         assert_eq!(latency.series.len(), 2, "one series per core");
         assert_eq!(latency.series[0].points, [(3.0, 10.0), (8.0, 20.0)]);
-        assert!(chart(&PLOTS[4], &console).is_none(), "no lmp_rtt results, no plot");
+        assert!(chart(&PLOTS[4], &console, Mode::Icount).is_none(), "no lmp_rtt results, no plot");
     }
 
     #[test]

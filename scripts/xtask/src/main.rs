@@ -22,9 +22,13 @@ commands:
                                  boot the in-OS test suites (all: the kernel suite as the
                                  first program, then the system suite under the monitors);
                                  fails if any test does
-  bench [--smp N] [--gic 2|3] [--cores-sweep] [--repeat-check]
-                                 boot the benchmarks under -cpu max -icount and write
-                                 target/bench/*.csv and *.svg (figures in instructions);
+  bench [NAME[,NAME]|all] [--smp N] [--gic 2|3] [--mode icount|wallclock]
+        [--cores-sweep] [--repeat-check]
+                                 boot the benchmarks (boot, urpc, unmap, update, revoke,
+                                 compute; all by default) and write target/bench/MODE/
+                                 *.csv and *.svg: icount counts instructions, wallclock
+                                 runs the cores in parallel and adds ratios; all also
+                                 boots 8 cores (GICv3) for update, compute and unmap;
                                  --cores-sweep also boots 2..N cores, --repeat-check boots
                                  twice and fails unless the counts are identical
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager

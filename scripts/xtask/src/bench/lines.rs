@@ -9,7 +9,8 @@
 //! ```
 //!
 //! with names and keys of lower-case letters, digits and underscores, and values that are
-//! decimal numbers (`12`, `2470.12`). Anything else on the console is not ours and is
+//! decimal numbers (`12`, `2470.12`) or, for a parameter naming a choice, words of the
+//! same letters as names (`strategy=atomic`). Anything else on the console is not ours and is
 //! skipped; a line that starts with `bench: ` but breaks the shape is an error, so a
 //! change on one side that the other does not follow fails loudly instead of quietly
 //! losing a figure. Values are kept as the text printed, so a CSV file holds exactly what
@@ -62,7 +63,7 @@ pub enum ParseError {
     NotKeyValue(String),
     /// A key with characters other than `a-z`, `0-9` and `_`.
     BadKey(String),
-    /// A value that is not a decimal number.
+    /// A value that is neither a decimal number nor a word.
     BadValue { key: String, value: String },
     /// The same key twice in one line.
     DuplicateKey(String),
@@ -76,7 +77,7 @@ impl fmt::Display for ParseError {
             ParseError::NoFields(name) => write!(f, "`{name}` has no key=value fields"),
             ParseError::NotKeyValue(word) => write!(f, "`{word}` is not key=value"),
             ParseError::BadKey(key) => write!(f, "`{key}` is not a key"),
-            ParseError::BadValue { key, value } => write!(f, "{key}=`{value}` is not a decimal number"),
+            ParseError::BadValue { key, value } => write!(f, "{key}=`{value}` is not a number or a word"),
             ParseError::DuplicateKey(key) => write!(f, "`{key}` appears twice"),
         }
     }
@@ -103,7 +104,7 @@ fn parse_record(text: &str) -> Result<Record, ParseError> {
         if !is_identifier(key) {
             return Err(ParseError::BadKey(key.to_string()));
         }
-        if !is_decimal(value) {
+        if !is_decimal(value) && !is_word(value) {
             return Err(ParseError::BadValue { key: key.to_string(), value: value.to_string() });
         }
         if fields.iter().any(|(k, _)| k == key) {
@@ -119,6 +120,11 @@ fn parse_record(text: &str) -> Result<Record, ParseError> {
 
 fn is_identifier(word: &str) -> bool {
     !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A word value: an identifier that starts with a letter (so never a number).
+fn is_word(value: &str) -> bool {
+    is_identifier(value) && value.starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 /// `123` or `123.45`: digits, and optionally a point and more digits.
@@ -224,6 +230,15 @@ mod tests {
     }
 
     #[test]
+    fn a_parameter_may_be_a_word() {
+        let line = "bench: update strategy=atomic cores=2 instructions_per_op=9.50";
+        let Some(Ok(Line::Result(record))) = parse_line(line) else { panic!("{line} is a result") };
+        assert_eq!(record.text("strategy"), Some("atomic"));
+        assert_eq!(record.number("strategy"), None);
+        assert_eq!(record.number("cores"), Some(2.0));
+    }
+
+    #[test]
     fn a_carriage_return_at_the_end_is_ignored() {
         let parsed = parse_line("bench: counter frequency_hz=1000000000\r");
         assert_eq!(parsed, Some(Ok(Line::Result(record("counter", &[("frequency_hz", "1000000000")])))));
@@ -254,7 +269,8 @@ mod tests {
             ("bench: urpc_rtt core 1", ParseError::NotKeyValue("core".into())),
             ("bench: urpc_rtt =1", ParseError::BadKey("".into())),
             ("bench: urpc_rtt core-id=1", ParseError::BadKey("core-id".into())),
-            ("bench: urpc_rtt core=x", ParseError::BadValue { key: "core".into(), value: "x".into() }),
+            ("bench: urpc_rtt core=X", ParseError::BadValue { key: "core".into(), value: "X".into() }),
+            ("bench: urpc_rtt core=1x", ParseError::BadValue { key: "core".into(), value: "1x".into() }),
             ("bench: urpc_rtt core=", ParseError::BadValue { key: "core".into(), value: "".into() }),
             ("bench: urpc_rtt core=-1", ParseError::BadValue { key: "core".into(), value: "-1".into() }),
             ("bench: urpc_rtt t=1.", ParseError::BadValue { key: "t".into(), value: "1.".into() }),
@@ -274,7 +290,7 @@ mod tests {
             "bench: syscall_nop calls=1000 instructions=500002 instructions_per_op=500.00",
             "bench: error urpc_rtt core=1: pinging: timed out",
             "bench: urpc_rtt core=2 instructions_per_op=12847.20",
-            "bench: urpc_rtt core=3 instructions_per_op=oops",
+            "bench: urpc_rtt core=3 instructions_per_op=0ops",
             "bench: urpc_rtt core=3 instructions_per_op=14844.90",
         ]);
         assert_eq!(console.benchmarks(), ["syscall_nop", "urpc_rtt"]);

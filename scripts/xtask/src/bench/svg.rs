@@ -102,12 +102,19 @@ impl Chart {
             escape(&self.title)
         );
         frame.draw_axes(&mut svg, self);
-        let (mut colours, mut dashes) = (COLOURS.iter().cycle(), DASHES.iter().cycle());
+        let (mut colours, mut dashes) = (COLOURS.iter().enumerate().cycle(), DASHES.iter().cycle());
+        let mut data_series = 0;
         let styled: Vec<(&Series, Stroke)> = self
             .series
             .iter()
             .map(|series| match series.style {
-                Style::Data => (series, Stroke { colour: colours.next().unwrap_or(&COLOURS[0]), dash: None }),
+                Style::Data => {
+                    let (_, colour) = colours.next().unwrap_or((0, &COLOURS[0]));
+                    // Past the palette, the colours come round again with dashes.
+                    let dash = (data_series >= COLOURS.len()).then_some("6 3");
+                    data_series += 1;
+                    (series, Stroke { colour, dash })
+                }
                 Style::Reference => {
                     (series, Stroke { colour: REFERENCE_COLOUR, dash: dashes.next().copied() })
                 }
