@@ -30,7 +30,9 @@
 //! [`BOOT_TIMEOUT`]. Parsing, tables and plots are plain functions ([`lines`], [`svg`])
 //! with host tests.
 
+pub mod initramfs;
 pub mod lines;
+pub mod linux;
 pub mod svg;
 
 use crate::qemu::Machine;
@@ -57,12 +59,14 @@ pub struct Options {
     pub cores_sweep: bool,
     /// Boot twice and fail unless both boots print the same lines.
     pub repeat_check: bool,
+    /// `--linux NAME`: boot Linux instead, running these benchmarks ([`linux`]).
+    pub linux: Option<Vec<&'static str>>,
 }
 
 impl Options {
-    /// Reads `[--smp N] [--gic 2|3] [--cores-sweep] [--repeat-check]`.
+    /// Reads `[--smp N] [--gic 2|3] [--cores-sweep] [--repeat-check] [--linux NAME]`.
     pub fn parse(args: &[String]) -> Result<Options> {
-        let mut options = Options { smp: 4, gic: 2, cores_sweep: false, repeat_check: false };
+        let mut options = Options { smp: 4, gic: 2, cores_sweep: false, repeat_check: false, linux: None };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value =
@@ -72,10 +76,15 @@ impl Options {
                 "--gic" => options.gic = value("--gic")?.parse().context("--gic takes 2 or 3")?,
                 "--cores-sweep" => options.cores_sweep = true,
                 "--repeat-check" => options.repeat_check = true,
+                "--linux" => options.linux = Some(linux::selection(&value("--linux")?)?),
                 other => bail!("unknown option `{other}` for bench"),
             }
         }
         ensure!(!options.cores_sweep || options.smp >= 2, "--cores-sweep needs --smp 2 or more");
+        ensure!(
+            !(options.cores_sweep && options.linux.is_some()),
+            "--cores-sweep is Flotilla's: the Linux figures cover every core of one boot"
+        );
         options.machine(options.smp).validate()?;
         Ok(options)
     }
@@ -95,6 +104,9 @@ impl Options {
 
 /// Everything `cargo xtask bench` does: build, boot, check, write, summarise.
 pub fn run(options: &Options) -> Result<()> {
+    if let Some(selection) = &options.linux {
+        return linux::run(options, selection);
+    }
     let built = image::build(Board::Virt)?;
     let qemu = setup::qemu_binary()?;
     let out = output_dir();
@@ -111,16 +123,7 @@ pub fn run(options: &Options) -> Result<()> {
     if options.repeat_check {
         let again = boot_cores(options.smp, "console-repeat.txt")?;
         written.push(out.join("console-repeat.txt"));
-        let differences = compare(&console.records, &again.records);
-        if !differences.is_empty() {
-            bail!(
-                "the second boot printed different figures ({} lines differ):\n{}",
-                differences.len(),
-                differences.join("\n")
-            );
-        }
-        let count = console.records.len();
-        eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
+        check_repeat(&console, &again)?;
     }
     let mut sweep = Vec::new();
     if options.cores_sweep {
@@ -143,6 +146,21 @@ pub fn run(options: &Options) -> Result<()> {
     for path in written {
         println!("  {}", path.file_name().unwrap_or_default().to_string_lossy());
     }
+    linux::write_side_by_side()
+}
+
+/// Fails unless two boots printed the same lines.
+fn check_repeat(first: &Console, again: &Console) -> Result<()> {
+    let differences = compare(&first.records, &again.records);
+    if !differences.is_empty() {
+        bail!(
+            "the second boot printed different figures ({} lines differ):\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+    }
+    let count = first.records.len();
+    eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
     Ok(())
 }
 

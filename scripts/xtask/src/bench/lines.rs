@@ -9,7 +9,9 @@
 //! ```
 //!
 //! with names and keys of lower-case letters, digits and underscores, and values that are
-//! decimal numbers (`12`, `2470.12`). Anything else on the console is not ours and is
+//! decimal numbers (`12`, `2470.12`) or words (a lower-case letter, then more of the
+//! characters of a key), for a parameter that is a choice rather than a quantity
+//! (`strategy=atomic`). Anything else on the console is not ours and is
 //! skipped; a line that starts with `bench: ` but breaks the shape is an error, so a
 //! change on one side that the other does not follow fails loudly instead of quietly
 //! losing a figure. Values are kept as the text printed, so a CSV file holds exactly what
@@ -62,7 +64,7 @@ pub enum ParseError {
     NotKeyValue(String),
     /// A key with characters other than `a-z`, `0-9` and `_`.
     BadKey(String),
-    /// A value that is not a decimal number.
+    /// A value that is neither a decimal number nor a lower-case word.
     BadValue { key: String, value: String },
     /// The same key twice in one line.
     DuplicateKey(String),
@@ -76,7 +78,9 @@ impl fmt::Display for ParseError {
             ParseError::NoFields(name) => write!(f, "`{name}` has no key=value fields"),
             ParseError::NotKeyValue(word) => write!(f, "`{word}` is not key=value"),
             ParseError::BadKey(key) => write!(f, "`{key}` is not a key"),
-            ParseError::BadValue { key, value } => write!(f, "{key}=`{value}` is not a decimal number"),
+            ParseError::BadValue { key, value } => {
+                write!(f, "{key}=`{value}` is neither a decimal number nor a lower-case word")
+            }
             ParseError::DuplicateKey(key) => write!(f, "`{key}` appears twice"),
         }
     }
@@ -103,7 +107,7 @@ fn parse_record(text: &str) -> Result<Record, ParseError> {
         if !is_identifier(key) {
             return Err(ParseError::BadKey(key.to_string()));
         }
-        if !is_decimal(value) {
+        if !is_decimal(value) && !is_word(value) {
             return Err(ParseError::BadValue { key: key.to_string(), value: value.to_string() });
         }
         if fields.iter().any(|(k, _)| k == key) {
@@ -119,6 +123,11 @@ fn parse_record(text: &str) -> Result<Record, ParseError> {
 
 fn is_identifier(word: &str) -> bool {
     !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `atomic`, `lock_free`: a lower-case letter, then letters, digits and underscores.
+fn is_word(value: &str) -> bool {
+    value.starts_with(|c: char| c.is_ascii_lowercase()) && is_identifier(value)
 }
 
 /// `123` or `123.45`: digits, and optionally a point and more digits.
@@ -173,7 +182,8 @@ impl Console {
 
 /// A CSV table of records of one benchmark: a header of their keys, then one row each.
 /// Every record must have the same keys in the same order (the program prints each
-/// benchmark's lines from one place); the values are numbers, so nothing needs quoting.
+/// benchmark's lines from one place); the values are numbers or plain words, so nothing
+/// needs quoting.
 pub fn to_csv<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<String, String> {
     let mut records = records.into_iter().peekable();
     let Some(first) = records.peek() else { return Err("no records".into()) };
@@ -224,6 +234,15 @@ mod tests {
     }
 
     #[test]
+    fn a_value_may_be_a_word_for_a_choice() {
+        let line = "bench: update strategy=atomic cores=4 lines=1 instructions_per_op=25.00";
+        let Some(Ok(Line::Result(record))) = parse_line(line) else { panic!("{line} did not parse") };
+        assert_eq!(record.text("strategy"), Some("atomic"));
+        assert_eq!(record.number("strategy"), None, "a word is no number");
+        assert_eq!(record.number("cores"), Some(4.0));
+    }
+
+    #[test]
     fn a_carriage_return_at_the_end_is_ignored() {
         let parsed = parse_line("bench: counter frequency_hz=1000000000\r");
         assert_eq!(parsed, Some(Ok(Line::Result(record("counter", &[("frequency_hz", "1000000000")])))));
@@ -254,7 +273,11 @@ mod tests {
             ("bench: urpc_rtt core 1", ParseError::NotKeyValue("core".into())),
             ("bench: urpc_rtt =1", ParseError::BadKey("".into())),
             ("bench: urpc_rtt core-id=1", ParseError::BadKey("core-id".into())),
-            ("bench: urpc_rtt core=x", ParseError::BadValue { key: "core".into(), value: "x".into() }),
+            ("bench: urpc_rtt core=X", ParseError::BadValue { key: "core".into(), value: "X".into() }),
+            (
+                "bench: update strategy=a-b",
+                ParseError::BadValue { key: "strategy".into(), value: "a-b".into() },
+            ),
             ("bench: urpc_rtt core=", ParseError::BadValue { key: "core".into(), value: "".into() }),
             ("bench: urpc_rtt core=-1", ParseError::BadValue { key: "core".into(), value: "-1".into() }),
             ("bench: urpc_rtt t=1.", ParseError::BadValue { key: "t".into(), value: "1.".into() }),
@@ -274,7 +297,7 @@ mod tests {
             "bench: syscall_nop calls=1000 instructions=500002 instructions_per_op=500.00",
             "bench: error urpc_rtt core=1: pinging: timed out",
             "bench: urpc_rtt core=2 instructions_per_op=12847.20",
-            "bench: urpc_rtt core=3 instructions_per_op=oops",
+            "bench: urpc_rtt core=3 instructions_per_op=1e4",
             "bench: urpc_rtt core=3 instructions_per_op=14844.90",
         ]);
         assert_eq!(console.benchmarks(), ["syscall_nop", "urpc_rtt"]);
