@@ -20,9 +20,10 @@
 //! are Flotilla's alone. The names go to `/init` as its arguments, after `--` on the kernel
 //! command line.
 //!
-//! Results go to `target/bench/linux/` (`NAME.csv`, `console.txt`), and whenever either
-//! system's results are written, [`write_side_by_side`] draws `target/bench/side-by-side/`:
-//! a plot per question with a series per system, from the CSV files of both.
+//! Results go to `target/bench/linux/` (`NAME.csv`, `console.txt`; a run replaces the
+//! tables of what it ran and keeps the others), and whenever either system's results are
+//! written, [`write_side_by_side`] draws `target/bench/side-by-side/`: a plot per question
+//! with a series per system, from the CSV files of both.
 //!
 //! To make a boot repeat exactly, nothing random reaches the guest: `-seed 1` fixes what
 //! QEMU's random number instructions (`RNDR`, `-cpu max` has FEAT_RNG) return,
@@ -138,7 +139,7 @@ pub fn run(options: &Options, selection: &[&'static str]) -> Result<()> {
     std::fs::write(&initramfs_path, initramfs(&build_program()?))
         .with_context(|| format!("writing {}", initramfs_path.display()))?;
     let out = output_dir();
-    super::clear(&out)?;
+    clear_results(&out, selection)?;
     let machine = machine(options, options.smp, selection, &initramfs_path);
     let boot = |console_name: &str| {
         eprintln!(
@@ -168,6 +169,41 @@ pub fn run(options: &Options, selection: &[&'static str]) -> Result<()> {
         println!("  {}", path.file_name().unwrap_or_default().to_string_lossy());
     }
     write_side_by_side()
+}
+
+/// The result lines each name of [`NAMES`] prints.
+fn lines_of(name: &str) -> &'static [&'static str] {
+    match name {
+        "urpc" => &["urpc_rtt", "futex_rtt", "pipe_rtt_same_core"],
+        "update" => &["update"],
+        "unmap" => &["unmap"],
+        "boot" => &["boot"],
+        _ => &[],
+    }
+}
+
+/// The files in `out` that a run of `selection` writes: the consoles, `counter.csv` (it
+/// runs every time) and the tables of the selected benchmarks. Another benchmark's table
+/// stays, so `--linux boot` after `--linux urpc` leaves both to plot.
+pub fn files_rewritten(selection: &[&str]) -> Vec<String> {
+    let tables = selection.iter().flat_map(|name| lines_of(name)).chain(&["counter"]);
+    let mut files: Vec<String> = tables.map(|line| format!("{line}.csv")).collect();
+    files.extend(["console.txt", "console-repeat.txt"].map(String::from));
+    files
+}
+
+fn clear_results(out: &Path, selection: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for name in files_rewritten(selection) {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `console` without its `done` line, or an error if it has none (the kernel panicked, or
@@ -453,6 +489,17 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 4, "{text:?}");
         assert!(text.find("dev/console").unwrap() < text.find("init\0").unwrap());
+    }
+
+    #[test]
+    fn a_run_rewrites_the_tables_of_its_benchmarks_only() {
+        let urpc = files_rewritten(&["urpc"]);
+        for file in ["urpc_rtt.csv", "futex_rtt.csv", "pipe_rtt_same_core.csv", "counter.csv", "console.txt"]
+        {
+            assert!(urpc.iter().any(|f| f == file), "{file} in {urpc:?}");
+        }
+        assert!(!urpc.iter().any(|f| f == "boot.csv" || f == "update.csv"), "{urpc:?}");
+        assert_eq!(files_rewritten(&NAMES).len(), 3 + 1 + 1 + 1 + 1 + 2, "every table and console");
     }
 
     #[test]
