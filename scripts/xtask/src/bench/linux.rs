@@ -27,10 +27,12 @@
 //!
 //! To make a boot repeat exactly, nothing random reaches the guest: `-seed 1` fixes what
 //! QEMU's random number instructions (`RNDR`, `-cpu max` has FEAT_RNG) return,
-//! `dtb-randomness=off` keeps the seeds out of the device tree, and `kaslr.disabled=1`
-//! (what `nokaslr` stands for, without being passed on to `/init` as an argument) keeps
-//! the kernel where it loads. `--repeat-check` boots twice and fails unless every line is
-//! the same.
+//! `dtb-randomness=off` keeps the seeds out of the device tree, `kaslr.disabled=1` (what
+//! `nokaslr` stands for, without being passed on to `/init` as an argument) keeps the
+//! kernel where it loads, and `-rtc base=2024-01-01,clock=vm` makes the real-time clock
+//! (the PL031, which Linux reads at boot) start at a fixed date and advance with the
+//! instructions rather than with the host's time. `--repeat-check` boots twice and fails
+//! unless every line is the same.
 
 use super::initramfs::Archive;
 use super::lines::{self, Console, Record};
@@ -96,7 +98,16 @@ fn machine(options: &Options, smp: u32, selection: &[&str], initramfs: &Path) ->
     let mut machine = options.machine(smp);
     machine.semihosting = false;
     machine.append = Some(command_line(selection));
-    let extra = ["-no-reboot", "-seed", "1", "-M", "dtb-randomness=off", "-initrd"];
+    let extra = [
+        "-no-reboot",
+        "-seed",
+        "1",
+        "-M",
+        "dtb-randomness=off",
+        "-rtc",
+        "base=2024-01-01,clock=vm",
+        "-initrd",
+    ];
     machine.extra = extra.iter().map(|s| s.to_string()).collect();
     machine.extra.push(initramfs.display().to_string());
     machine
@@ -224,6 +235,9 @@ pub fn write_side_by_side() -> Result<()> {
         return Ok(());
     }
     let flotilla = read_results(&super::output_dir())?;
+    if let Some(warning) = size_mismatch(&flotilla, &linux) {
+        eprintln!("warning: {warning}");
+    }
     let out = side_by_side_dir();
     super::clear(&out)?;
     let mut written = Vec::new();
@@ -241,6 +255,26 @@ pub fn write_side_by_side() -> Result<()> {
         written.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
     println!("\nFlotilla and Linux side by side, in {}:\n  {}", out.display(), shown.join("\n  "));
     Ok(())
+}
+
+/// The number of cores of the boot `console` comes from, as far as its results tell: the
+/// most any `unmap`, `update` or `boot` line names.
+fn cores_booted(console: &Console) -> Option<u64> {
+    let sized = ["unmap", "update", "boot"].into_iter().flat_map(|benchmark| console.of(benchmark));
+    sized.filter_map(|r| r.text("cores")?.parse().ok()).max()
+}
+
+/// A warning if the two systems' figures come from boots of different sizes, which
+/// cross-core figures cannot be compared across.
+pub fn size_mismatch(flotilla: &Console, linux: &Console) -> Option<String> {
+    let (flotilla_cores, linux_cores) = (cores_booted(flotilla)?, cores_booted(linux)?);
+    (flotilla_cores != linux_cores).then(|| {
+        format!(
+            "the side-by-side plots put Flotilla's figures from {flotilla_cores} cores next to \
+             Linux's from {linux_cores}; cross-core figures compare only between boots of the \
+             same size, so run both with the same --smp"
+        )
+    })
 }
 
 /// Every `NAME.csv` in `dir` read back as records of benchmark NAME; nothing if `dir` is
@@ -389,8 +423,8 @@ pub fn side_by_side(flotilla: &Console, linux: &Console) -> Vec<(String, Chart)>
             ("cores", "cores the domain (process) runs on"),
             ("instructions_per_op", "instructions per unmap"),
             &[
-                source(flotilla, "unmap", "Flotilla: unmap + shootdown by message"),
-                source(linux, "unmap", "Linux: munmap (broadcast TLBI)"),
+                source(flotilla, "unmap", "Flotilla: unmap + messages"),
+                source(linux, "unmap", "Linux: munmap + TLBI broadcast"),
             ],
             &[],
         ),
@@ -470,6 +504,7 @@ mod tests {
             "-initrd target/linux/initramfs.cpio",
             "-seed 1",
             "-M dtb-randomness=off",
+            "-rtc base=2024-01-01,clock=vm",
             "-no-reboot",
         ] {
             assert!(text.contains(part), "{part} in {text}");
@@ -568,6 +603,18 @@ mod tests {
         assert_eq!(update.series[2].points, [(1.0, 36.04)], "only lines=1 and the lock");
         assert_eq!(charts[2].1.series.len(), 1, "lines=8: Linux's atomic alone");
         assert_eq!(charts[4].1.series[0].label, "Linux (to /init)", "no Flotilla boot figure, no series");
+    }
+
+    #[test]
+    fn boots_of_different_sizes_are_told_apart() {
+        let four = console(&[
+            "bench: unmap cores=1 rounds=50 instructions=1 instructions_per_op=1.00",
+            "bench: unmap cores=4 rounds=50 instructions=1 instructions_per_op=1.00",
+        ]);
+        let eight = console(&["bench: boot cores=8 instructions=1"]);
+        assert_eq!(size_mismatch(&four, &four), None);
+        assert!(size_mismatch(&four, &eight).unwrap().contains("from 4 cores next to Linux's from 8"));
+        assert_eq!(size_mismatch(&four, &Console::default()), None, "nothing to compare");
     }
 
     #[test]
