@@ -30,7 +30,9 @@
 //! [`BOOT_TIMEOUT`]. Parsing, tables and plots are plain functions ([`lines`], [`svg`])
 //! with host tests.
 
+pub mod initramfs;
 pub mod lines;
+pub mod linux;
 pub mod svg;
 
 use crate::qemu::Machine;
@@ -97,11 +99,13 @@ pub struct Options {
     pub cores_sweep: bool,
     /// Boot twice and fail unless both boots print the same lines.
     pub repeat_check: bool,
+    /// `--linux NAME`: boot Linux instead, running these benchmarks ([`linux`]).
+    pub linux: Option<Vec<&'static str>>,
 }
 
 impl Options {
     /// Reads `[NAME[,NAME...]|all] [--smp N] [--gic 2|3] [--mode icount|wallclock]
-    /// [--cores-sweep] [--repeat-check]`.
+    /// [--cores-sweep] [--repeat-check] [--linux NAME]`.
     pub fn parse(args: &[String]) -> Result<Options> {
         let mut options = Options {
             groups: Vec::new(),
@@ -110,6 +114,7 @@ impl Options {
             mode: Mode::Icount,
             cores_sweep: false,
             repeat_check: false,
+            linux: None,
         };
         let mut named = false;
         let mut args = args.iter();
@@ -122,6 +127,7 @@ impl Options {
                 "--mode" => options.mode = Mode::parse(&value("--mode")?)?,
                 "--cores-sweep" => options.cores_sweep = true,
                 "--repeat-check" => options.repeat_check = true,
+                "--linux" => options.linux = Some(linux::selection(&value("--linux")?)?),
                 other if other.starts_with("--") => bail!("unknown option `{other}` for bench"),
                 names => {
                     ensure!(!named, "give the benchmarks as one word, NAME,NAME,...");
@@ -134,6 +140,10 @@ impl Options {
         ensure!(
             !options.repeat_check || options.mode == Mode::Icount,
             "--repeat-check compares instruction counts: it needs --mode icount"
+        );
+        ensure!(
+            !(options.cores_sweep && options.linux.is_some()),
+            "--cores-sweep is Flotilla's: the Linux figures cover every core of one boot"
         );
         options.machine(options.smp).validate()?;
         Ok(options)
@@ -196,6 +206,9 @@ pub fn selection_word(groups: &[String]) -> u64 {
 
 /// Everything `cargo xtask bench` does: build, boot, check, write, summarise.
 pub fn run(options: &Options) -> Result<()> {
+    if let Some(selection) = &options.linux {
+        return linux::run(options, selection);
+    }
     let built = image::build(Board::Virt)?;
     let qemu = setup::qemu_binary()?;
     let out = output_dir().join(options.mode.name());
@@ -221,16 +234,7 @@ pub fn run(options: &Options) -> Result<()> {
     if options.repeat_check {
         let again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
         written.push(out.join("console-repeat.txt"));
-        let differences = compare(&console.records, &again.records);
-        if !differences.is_empty() {
-            bail!(
-                "the second boot printed different figures ({} lines differ):\n{}",
-                differences.len(),
-                differences.join("\n")
-            );
-        }
-        let count = console.records.len();
-        eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
+        check_repeat(&console, &again)?;
     }
     let mut sweep = Vec::new();
     let mut boots: Vec<Record> = console.of("boot").cloned().collect();
@@ -280,6 +284,24 @@ pub fn run(options: &Options) -> Result<()> {
         let shown = path.strip_prefix(&out).unwrap_or(&path);
         println!("  {}", shown.display());
     }
+    if mode == Mode::Icount {
+        linux::write_side_by_side()?;
+    }
+    Ok(())
+}
+
+/// Fails unless two boots printed the same lines.
+fn check_repeat(first: &Console, again: &Console) -> Result<()> {
+    let differences = compare(&first.records, &again.records);
+    if !differences.is_empty() {
+        bail!(
+            "the second boot printed different figures ({} lines differ):\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
+    }
+    let count = first.records.len();
+    eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
     Ok(())
 }
 

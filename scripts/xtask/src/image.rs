@@ -79,7 +79,7 @@ pub fn build(board: Board) -> Result<BuiltImage> {
 }
 
 /// Cargo, run in the workspace root: the one that runs this program, if any.
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(setup::workspace_root());
     command

@@ -31,6 +31,10 @@ commands:
                                  boots 8 cores (GICv3) for update, compute and unmap;
                                  --cores-sweep also boots 2..N cores, --repeat-check boots
                                  twice and fails unless the counts are identical
+  bench --linux urpc|update|unmap|boot|all [--smp N] [--gic 2|3] [--repeat-check]
+                                 the Linux baseline: boot Debian's arm64 kernel (fetched
+                                 once into target/linux/) on the same machine, write
+                                 target/bench/linux/*.csv and target/bench/side-by-side/
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager
   setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
   rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/

@@ -11,7 +11,9 @@
 //! - the Raspberry Pi 4 device tree ([`rpi4_dtb`]) and the GPU firmware that boots a real
 //!   board from an SD card ([`rpi4_firmware`]). Neither belongs in the repository (binaries
 //!   under other licences: GPL for the device tree, Broadcom's terms for the firmware), so
-//!   both are taken from Debian's arm64 packages at run time and cached in `target/firmware/`.
+//!   both are taken from Debian's arm64 packages at run time and cached in `target/firmware/`;
+//! - Debian's arm64 Linux kernel ([`debian_arm64_kernel`]) for the Linux baseline of
+//!   `cargo xtask bench --linux`, from the same package and in the same way.
 //!
 //! Principles:
 //!
@@ -64,6 +66,11 @@ const FDT_MAGIC: [u8; 4] = [0xd0, 0x0d, 0xfe, 0xed];
 
 /// ELF identification bytes (`EI_MAG0..EI_MAG3`, System V ABI §4 "ELF Identification").
 const ELF_MAGIC: [u8; 4] = [0x7f, b'E', b'L', b'F'];
+
+/// The arm64 kernel `Image` header's `magic` field, at byte 56 (Linux
+/// `Documentation/arch/arm64/booting.rst`, "Call the kernel image").
+const ARM64_IMAGE_MAGIC: [u8; 4] = *b"ARM\x64";
+const ARM64_IMAGE_MAGIC_OFFSET: usize = 56;
 
 /// Debian's metapackage that always depends on the current arm64 kernel image.
 const KERNEL_METAPACKAGE: &str = "linux-image-arm64";
@@ -209,6 +216,90 @@ pub fn rpi4_dtb(cache_dir: &Path) -> Result<PathBuf> {
 /// `raspi-firmware`) and `bcm2711-rpi-4-b.dtb`.
 pub fn rpi4_firmware(cache_dir: &Path) -> Result<PathBuf> {
     FirmwareCache::new(cache_dir).boot_files()
+}
+
+/// Returns Debian's arm64 Linux kernel (`vmlinuz-<abi>-arm64`, an uncompressed arm64
+/// `Image` that is also an EFI program, as QEMU's `-kernel` takes it) from `cache_dir`, taking it from the package
+/// `linux-image-arm64` depends on the first time. Its configuration is checked for what an
+/// initramfs-only boot on `virt` needs ([`LINUX_BUILT_INS`]), so a kernel that could not
+/// print or start `/init` is refused before it boots.
+pub fn debian_arm64_kernel(cache_dir: &Path) -> Result<PathBuf> {
+    if let Some(cached) = cached_kernel(cache_dir)? {
+        return Ok(cached);
+    }
+    fetch_kernel(cache_dir).with_context(|| {
+        format!(
+            "could not take the Linux kernel from Debian's {KERNEL_METAPACKAGE} package; put a \
+             vmlinuz-*-arm64 file in {} by hand",
+            cache_dir.display()
+        )
+    })
+}
+
+/// What the Linux baseline needs built into the kernel rather than as modules: the PL011
+/// console (`ttyAMA0`), both GICs (`--gic 2|3`), the architected timer, PSCI to power
+/// off, and an initramfs as the root file system.
+pub const LINUX_BUILT_INS: [&str; 6] = [
+    "CONFIG_SERIAL_AMBA_PL011_CONSOLE",
+    "CONFIG_ARM_GIC",
+    "CONFIG_ARM_GIC_V3",
+    "CONFIG_ARM_ARCH_TIMER",
+    "CONFIG_ARM_PSCI_FW",
+    "CONFIG_BLK_DEV_INITRD",
+];
+
+/// The kernel `cache_dir` already holds, if any.
+fn cached_kernel(cache_dir: &Path) -> Result<Option<PathBuf>> {
+    let entries = match fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("listing {}", cache_dir.display())),
+    };
+    for entry in entries {
+        let path = entry.with_context(|| format!("listing {}", cache_dir.display()))?.path();
+        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
+        if name.starts_with("vmlinuz-") && name.ends_with("-arm64") && path.is_file() {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+fn fetch_kernel(cache_dir: &Path) -> Result<PathBuf> {
+    let apt = PrivateApt::open(cache_dir)?;
+    let metapackage = apt.show(KERNEL_METAPACKAGE)?;
+    let package = kernel_image_package(&metapackage).ok_or_else(|| {
+        anyhow!("{KERNEL_METAPACKAGE} names no linux-image-* package among its dependencies")
+    })?;
+    let release = package.strip_prefix("linux-image-").unwrap_or(&package);
+    let (kernel_name, config_name) = (format!("vmlinuz-{release}"), format!("config-{release}"));
+    let extracted = apt.download_and_extract(&package, &[&kernel_name, &config_name])?;
+    let config = fs::read_to_string(find_file(&extracted, &config_name)?)
+        .with_context(|| format!("reading {config_name} from {package}"))?;
+    let missing = missing_built_ins(&config, &LINUX_BUILT_INS);
+    ensure!(
+        missing.is_empty(),
+        "{package} does not build in {}, which an initramfs-only boot on virt needs",
+        missing.join(", ")
+    );
+    let found = find_file(&extracted, &kernel_name)?;
+    let image = fs::read(&found).with_context(|| format!("reading {}", found.display()))?;
+    ensure!(
+        image.get(ARM64_IMAGE_MAGIC_OFFSET..ARM64_IMAGE_MAGIC_OFFSET + 4) == Some(&ARM64_IMAGE_MAGIC[..]),
+        "{kernel_name} in {package} is not an arm64 kernel Image (no `ARM\\x64` at byte {ARM64_IMAGE_MAGIC_OFFSET})"
+    );
+    let kernel = cache_dir.join(&kernel_name);
+    install_file(&found, &kernel)?;
+    Ok(kernel)
+}
+
+/// The options of `wanted` that a kernel `.config` does not set to `y`.
+fn missing_built_ins<'a>(config: &str, wanted: &[&'a str]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .copied()
+        .filter(|option| !config.lines().any(|line| line.strip_prefix(option) == Some("=y")))
+        .collect()
 }
 
 /// Prints one line saying what setup is doing, so a slow step never looks like a hang.
@@ -1232,6 +1323,17 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
             .provides("deb http://mirror.example/debian bookworm-backports main\n", "bookworm-backports"));
         assert!(!one_line
             .provides("# deb http://mirror.example/debian bookworm-backports main\n", "bookworm-backports"));
+    }
+
+    #[test]
+    fn built_ins_must_be_y_not_modules_or_unset() {
+        let config = "CONFIG_ARM_GIC=y\nCONFIG_SERIAL_AMBA_PL011=m\n# CONFIG_DEVTMPFS is not set\n\
+                      CONFIG_ARM_GIC_V3=y\n";
+        let wanted = ["CONFIG_ARM_GIC", "CONFIG_SERIAL_AMBA_PL011", "CONFIG_DEVTMPFS", "CONFIG_ARM_GIC_V2"];
+        assert_eq!(
+            missing_built_ins(config, &wanted),
+            ["CONFIG_SERIAL_AMBA_PL011", "CONFIG_DEVTMPFS", "CONFIG_ARM_GIC_V2"]
+        );
     }
 
     #[test]

@@ -179,7 +179,8 @@ impl Console {
 
 /// A CSV table of records of one benchmark: a header of their keys, then one row each.
 /// Every record must have the same keys in the same order (the program prints each
-/// benchmark's lines from one place); the values are numbers, so nothing needs quoting.
+/// benchmark's lines from one place); the values are numbers or plain words, so nothing
+/// needs quoting.
 pub fn to_csv<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<String, String> {
     let mut records = records.into_iter().peekable();
     let Some(first) = records.peek() else { return Err("no records".into()) };
