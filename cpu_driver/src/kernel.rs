@@ -59,23 +59,20 @@ pub fn params() -> &'static KernelParams {
 }
 
 /// Waits until `done` holds or `timeout_ms` passes; returns whether it held. Sleeps in
-/// `wfi` with interrupts let in, so the core's own tick (or an IPI) wakes it to look again:
+/// `wfi` between looks, so the core's own tick (or an IPI) wakes it to look again:
 /// a waiting core costs the host nothing, which matters when QEMU runs many more cores
 /// than the host has.
 fn wait_until(timeout_ms: u64, mut done: impl FnMut() -> bool) -> bool {
     let deadline = timer::now() + timer::ms_to_counts(timeout_ms);
-    arch::enable_irqs();
-    let held = loop {
+    loop {
         if done() {
-            break true;
+            return true;
         }
         if timer::now() >= deadline {
-            break done();
+            return done();
         }
-        arch::wait_for_interrupt();
-    };
-    arch::disable_irqs();
-    held
+        crate::user::sleep_until_interrupt();
+    }
 }
 
 /// Turns on the counter's event stream, so `wfe` wakes at least every ~260 µs (counter bit

@@ -57,9 +57,7 @@ pub fn from_el0(kind: ExceptionKind, frame: &mut ExceptionFrame) {
             if dispatch::others_runnable() {
                 dispatch::rotate();
             } else if !crate::interrupts::take_wake() {
-                crate::arch::enable_irqs();
-                crate::arch::wait_for_interrupt();
-                crate::arch::disable_irqs();
+                sleep_until_interrupt();
             }
         }
         _ => end(d, Ending::Faulted { esr: frame.esr, far: frame.far, elr: frame.elr }),
@@ -86,10 +84,22 @@ pub fn idle() -> ! {
         if let Some(d) = dispatch::current() {
             context::enter(d);
         }
-        crate::arch::enable_irqs();
-        crate::arch::wait_for_interrupt();
-        crate::arch::disable_irqs();
+        sleep_until_interrupt();
     }
+}
+
+/// Sleeps until an interrupt is pending, then takes it (and any others pending).
+///
+/// The `wfi` runs with interrupts masked: a pending interrupt ends it all the same (Arm
+/// ARM, "Wait For Interrupt": a masked physical IRQ is a wake-up event), and is taken only
+/// when they are let in afterwards. The other order, letting them in and then `wfi`, has a
+/// window: an interrupt that arrives just before is taken at once, its handler makes a
+/// dispatcher runnable or sets the wake flag, and the `wfi` then sleeps through to the
+/// next interrupt — the next tick, 10 ms later — with work waiting.
+pub fn sleep_until_interrupt() {
+    crate::arch::wait_for_interrupt();
+    crate::arch::enable_irqs();
+    crate::arch::disable_irqs();
 }
 
 fn system_call(d: Dispatcher) {
