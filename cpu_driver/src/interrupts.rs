@@ -98,9 +98,11 @@ pub fn take_wake() -> bool {
     WAKE_PENDING.swap(false, Ordering::AcqRel)
 }
 
-/// This core's ports were woken: tell each bound port's endpoint. A full endpoint misses
-/// the message, which loses nothing: its receiver has messages to take, so it is not
-/// asleep, and it looks at its channels again before it next sleeps.
+/// This core's ports were woken: tell each bound port's endpoint, once: a notification
+/// already waiting there is not queued again (a receiver that sleeps in `wfi` rather than
+/// on the endpoint leaves them there). A full endpoint misses the message, which loses
+/// nothing: its receiver has messages to take, so it is not asleep, and it looks at its
+/// channels again before it next sleeps.
 fn deliver_notifications() {
     let pending = shared::slot(crate::core_id()).notify_pending.swap(0, Ordering::AcqRel);
     WAKE_PENDING.store(true, Ordering::Release);
@@ -108,7 +110,7 @@ fn deliver_notifications() {
     for port in (0..NOTIFY_PORTS).filter(|p| pending & (1 << p) != 0) {
         let slot = port_slot(port);
         if !slot.cap().is_null() {
-            let _ = crate::lmp::send(slot, [abi::method::NOTIFIED, port, 0, 0], None);
+            let _ = crate::lmp::send_once(slot, [abi::method::NOTIFIED, port, 0, 0]);
         }
     }
 }

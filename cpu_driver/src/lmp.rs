@@ -130,6 +130,24 @@ pub fn send(endpoint: Slot, words: [u64; 4], cap: Option<Slot>) -> Result<(), Sy
     deliver(ep, words, ep_cap.word0, cap, ep_cap.rights)
 }
 
+/// Sends the kernel's own message `words` (no capability) through `endpoint`, unless the
+/// same message already waits in its queue: a notification is a fact, not a count, and one
+/// copy of it waiting is as good as many, which would only fill the queue that programs'
+/// requests share.
+pub fn send_once(endpoint: Slot, words: [u64; 4]) -> Result<(), SysError> {
+    let ep_cap = endpoint.cap();
+    let ep = endpoint_of(&ep_cap)?;
+    let object = ep.object();
+    let queued = (0..object.count as usize).any(|i| {
+        let message = &object.messages[(object.head as usize + i) % QUEUE];
+        message.words == words && message.badge == ep_cap.word0 && message.has_cap == 0
+    });
+    if queued {
+        return Ok(());
+    }
+    deliver(ep, words, ep_cap.word0, None, ep_cap.rights)
+}
+
 fn deliver(
     ep: Endpoint,
     words: [u64; 4],
@@ -307,6 +325,25 @@ mod tests {
         }
         assert_eq!(send(w.slot(30), [99, 0, 0, 0], None), Err(SysError::WouldBlock));
         assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words[0], 0);
+    }
+
+    #[test]
+    fn a_kernel_message_waits_once_however_often_it_is_sent() {
+        let w = world(256 * 1024);
+        let d = receiver(&w);
+        let notified = [abi::method::NOTIFIED, 3, 0, 0];
+        for _ in 0..QUEUE + 4 {
+            send_once(w.slot(30), notified).unwrap();
+        }
+        // One waits, and programs still have the rest of the queue.
+        send(w.slot(30), [7, 0, 0, 0], None).unwrap();
+        assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words, notified);
+        assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words[0], 7);
+        // Taken, it is queued again the next time.
+        send_once(w.slot(30), notified).unwrap();
+        send_once(w.slot(30), [abi::method::NOTIFIED, 4, 0, 0]).unwrap();
+        assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words, notified);
+        assert_eq!(message(receive(d, w.slot(30), None).unwrap()).words[1], 4);
     }
 
     #[test]

@@ -192,8 +192,7 @@ mod client {
     /// Sends `request` and waits for the answer: `(words 1..4, capability)`.
     pub fn call(request: [u64; 4]) -> Result<([u64; 3], Option<CapRef>), Error> {
         let replies = REPLIES.call_once(Endpoint::for_self).as_ref().map_err(|e| *e)?;
-        let monitor = EndpointCap(CapRef(slot::MONITOR));
-        monitor.send(request, Some(replies.cap().cap()))?;
+        send(request, replies.cap().cap())?;
         let answer = replies.cap().receive()?;
         let [code, x, y, z] = answer.words;
         if code == status::OK {
@@ -258,7 +257,18 @@ mod client {
 
     /// Leaves `cap` with the monitor under `nonce` (see [`op::ATTACH`]).
     pub fn attach(nonce: u64, cap: CapRef) -> Result<(), Error> {
-        EndpointCap(CapRef(slot::MONITOR)).send([op::ATTACH, nonce, 0, 0], Some(cap))
+        send([op::ATTACH, nonce, 0, 0], cap)
+    }
+
+    /// Sends the monitor `words` and `cap`. Its queue is shared by every program on this
+    /// core: while it is full (back-pressure), give the core to the monitor to empty it.
+    fn send(words: [u64; 4], cap: CapRef) -> Result<(), Error> {
+        loop {
+            match EndpointCap(CapRef(slot::MONITOR)).send(words, Some(cap)) {
+                Err(Error::Sys(abi::SysError::WouldBlock)) => crate::syscall::yield_now(),
+                other => return other,
+            }
+        }
     }
 
     /// Starts boot module number `module` on `core` (see [`op::SPAWN`]): its domain id.

@@ -50,6 +50,7 @@ const RESULT: usize = 8;
 const COPIES: usize = RESULT + 64;
 const GONE: usize = COPIES + 64;
 const READY: usize = GONE + 64;
+const DISMISSED: usize = 3;
 
 /// Mailboxes: the board, the capability, then the copies a worker sends back.
 const BOARD_MAILBOX: u64 = 0;
@@ -141,6 +142,11 @@ pub fn work(param: u32) -> Result<u64, Error> {
         _ => Err(Error::WrongType),
     };
     board.set(RESULT + core as usize, outcome_word(outcome));
+    // What the part made (a retyped frame) lives as long as this program: keep it until
+    // the test has seen every outcome, or a retype decided later would find it gone.
+    while board.get(DISMISSED) == 0 {
+        libos::syscall::yield_now();
+    }
     Ok(0)
 }
 
@@ -189,6 +195,20 @@ impl Crew {
         Ok(())
     }
 
+    /// Lets the workers end.
+    fn dismiss(&self) {
+        self.board.set(DISMISSED, 1);
+    }
+}
+
+impl Drop for Crew {
+    /// A test that fails half-way still lets its workers end.
+    fn drop(&mut self) {
+        self.dismiss();
+    }
+}
+
+impl Crew {
     /// Waits for every worker's outcome: `(core, outcome word)`.
     fn outcomes(&self) -> Result<Vec<(u64, u64)>, Failure> {
         let done = crate::tests::system::eventually(20_000, || {
@@ -239,6 +259,7 @@ pub fn a_capability_sent_to_another_core_names_the_same_memory_there(env: &Env) 
     for (core, outcome) in crew.outcomes()? {
         expect_that(outcome == OUTCOME_OK, format_args!("worker on core {core}: {outcome:#x}"))?;
     }
+    crew.dismiss();
     // The workers deleted their copies: only this core's is left, and RAM_FREE works again.
     give_back(ram, base, free_before)
 }
@@ -255,6 +276,7 @@ pub fn concurrent_deletes_of_the_last_copies_reclaim_the_memory_exactly_once(env
     for (core, outcome) in crew.outcomes()? {
         expect_that(outcome == OUTCOME_OK, format_args!("worker on core {core}: {outcome:#x}"))?;
     }
+    crew.dismiss();
     // Whichever core decided it was the last, the memory comes back here, once.
     crate::tests::system::eventually(5000, || Ok(expect_ok(monitor::mem_info(0))?.1 == free_before))?;
     expect_eq(expect_ok(crosscore::info())?.0, reclaimed_before + 1)?;
@@ -285,6 +307,7 @@ pub fn of_concurrent_retypes_of_copies_on_every_core_exactly_one_succeeds(env: &
     )?;
     // The revoke takes the winner's frame wherever it is, and every other copy.
     expect_ok(crosscore::revoke(ram))?;
+    crew.dismiss();
     let gone = frame.identify().map(drop);
     libos::cspace::free_slot(frame);
     if own == OUTCOME_OK {
@@ -302,6 +325,7 @@ pub fn a_revoke_racing_copies_in_flight_leaves_no_copy_anywhere(env: &Env) -> Ou
     expect_ok(crosscore::revoke(ram))?;
     crew.board.set(REVOKED, 1);
     let outcomes = crew.outcomes()?;
+    crew.dismiss();
     let mut sent = 0;
     for &(core, outcome) in &outcomes {
         expect_that(crew.board.get(GONE + core as usize) == 1, format_args!("core {core} kept its copy"))?;
