@@ -162,24 +162,22 @@ static NEXT_BATCH: AtomicU64 = AtomicU64::new(1);
 impl Crew {
     /// Starts a worker doing `part` with a copy of `cap` on every other core.
     fn start(part: u32, cap: CapRef) -> Result<Crew, Failure> {
+        Crew::start_on(part, cap, crate::tests::system::peers()?.collect(), Mode::Copy)
+    }
+
+    /// Starts a worker doing `part` on each of `cores`, sending it `cap` with `mode`.
+    fn start_on(part: u32, cap: CapRef, cores: Vec<u64>, mode: Mode) -> Result<Crew, Failure> {
         let ram = expect_ok(libos::ram::alloc_ram(PAGE_SIZE, PAGE_SIZE))?;
         let frame = FrameCap(expect_ok(ram.make(CapType::Frame, PAGE_SIZE, 0))?);
         let board = expect_ok(map_board(frame))?;
         let batch = NEXT_BATCH.fetch_add(1, Ordering::Relaxed);
         let testsuite = crate::tests::system::module_number("testsuite")?;
-        let cores: Vec<u64> = crate::tests::system::peers()?.collect();
         for &core in &cores {
             let arg = Role::CapWorker.arg(part | (core as u32) << 8 | (batch as u32) << 16);
             expect_ok(monitor::spawn(core, testsuite, arg))?;
             let rw = Rights::READ.union(Rights::WRITE);
             expect_ok(crosscore::send(frame.0, core, mailbox(batch, core, BOARD_MAILBOX), rw, Mode::Copy))?;
-            expect_ok(crosscore::send(
-                cap,
-                core,
-                mailbox(batch, core, CAP_MAILBOX),
-                Rights::ALL,
-                Mode::Copy,
-            ))?;
+            expect_ok(crosscore::send(cap, core, mailbox(batch, core, CAP_MAILBOX), Rights::ALL, mode))?;
         }
         // The board's memory stays the workers' too: it is never given back.
         Ok(Crew { board, batch, cores })
@@ -286,6 +284,29 @@ pub fn concurrent_deletes_of_the_last_copies_reclaim_the_memory_exactly_once(env
     }
     expect_eq(expect_ok(monitor::mem_info(0))?.1, free_before)?;
     expect_eq(expect_ok(crosscore::info())?, (reclaimed_before + 1, 0, 0))
+}
+
+pub fn a_capability_moved_to_another_core_leaves_this_one_and_its_delete_there_reclaims(
+    env: &Env,
+) -> Outcome {
+    env.grows_the_heap();
+    let free_before = expect_ok(monitor::mem_info(0))?.1;
+    let reclaimed_before = expect_ok(crosscore::info())?.0;
+    let (ram, base, _) = test_ram()?;
+    let Some(core) = crate::tests::system::peers()?.last() else { return Ok(()) };
+    let crew = Crew::start_on(part::HOLD, ram, alloc::vec![core], Mode::Move)?;
+    // Moved: this core's slot is empty, and the worker's copy names the same memory.
+    expect_err(ram.identify().map(drop), Error::Sys(SysError::SlotEmpty))?;
+    libos::cspace::free_slot(ram);
+    crew.board.set(BASE, base);
+    crew.go()?;
+    let outcomes = crew.outcomes()?;
+    crew.dismiss();
+    expect_eq(outcomes, alloc::vec![(core, OUTCOME_OK)])?;
+    // Its delete there was the last copy anywhere: the memory comes back here, once.
+    crate::tests::system::eventually(5000, || Ok(expect_ok(monitor::mem_info(0))?.1 == free_before))?;
+    expect_eq(expect_ok(crosscore::info())?.0, reclaimed_before + 1)?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)
 }
 
 pub fn of_concurrent_retypes_of_copies_on_every_core_exactly_one_succeeds(env: &Env) -> Outcome {

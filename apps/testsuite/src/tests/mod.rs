@@ -56,6 +56,7 @@ pub const SYSTEM: Suite = Suite {
         system::killing_a_domain_ends_it_on_every_core,
         crosscore::a_capability_sent_to_another_core_names_the_same_memory_there,
         crosscore::concurrent_deletes_of_the_last_copies_reclaim_the_memory_exactly_once,
+        crosscore::a_capability_moved_to_another_core_leaves_this_one_and_its_delete_there_reclaims,
         crosscore::of_concurrent_retypes_of_copies_on_every_core_exactly_one_succeeds,
         crosscore::a_revoke_racing_copies_in_flight_leaves_no_copy_anywhere,
         crosscore::capability_requests_the_monitors_cannot_honour_are_refused,
