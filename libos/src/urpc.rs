@@ -28,19 +28,33 @@ impl channels::Notify for NotifyCap {
     }
 }
 
-/// Waits by yielding the core between polls and instead of sleeping: for a receiver with
-/// no notify port.
+/// Waits by yielding between polls and instead of sleeping: for a receiver with no notify
+/// port, and for a sender waiting for room in the ring.
+///
+/// Between polls it executes `yield`, a hint that never traps on hardware and that QEMU's
+/// single-threaded round-robin emulation (`-icount`) takes as "run another emulated core
+/// now": the peer that must empty the ring gets to run, where a plain spin would keep it
+/// waiting for this core's time slice to end. Instead of sleeping it also gives this core
+/// to its next dispatcher (a system call).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Yield;
 
 impl channels::Wait for Yield {
     fn pause(&mut self) {
-        crate::syscall::yield_now();
+        yield_hint();
     }
 
     fn sleep(&mut self) {
+        yield_hint();
         crate::syscall::yield_now();
     }
+}
+
+/// `yield`: lets another emulated core run (see [`Yield`]).
+pub fn yield_hint() {
+    // SAFETY: `yield` is a hint with no effect on memory or registers. Not `nomem`: the
+    // caller looks at shared memory next, which may have changed.
+    unsafe { core::arch::asm!("yield", options(nostack, preserves_flags)) };
 }
 
 /// Sleeps by receiving on an endpoint that this core's notify port for the channel is
@@ -52,7 +66,7 @@ pub struct SleepOn(pub EndpointCap);
 
 impl channels::Wait for SleepOn {
     fn pause(&mut self) {
-        crate::syscall::yield_now();
+        yield_hint();
     }
 
     fn sleep(&mut self) {
