@@ -106,6 +106,8 @@ pub mod op {
     /// joined the mesh; on the boot core, the moment it printed `all N cores online`.
     /// Under icount that is the instructions every core executed since reset.
     pub const ONLINE_AT: u64 = 15;
+    /// `[]` → `[]`: nothing; the cost of a request to the monitor and its answer alone.
+    pub const NOP: u64 = 16;
 }
 
 /// The state in a [`op::CORES`] answer.
@@ -318,6 +320,11 @@ mod client {
     /// The counter when this core's monitor had joined the mesh (see [`op::ONLINE_AT`]).
     pub fn online_at() -> Result<u64, Error> {
         Ok(call([op::ONLINE_AT, 0, 0, 0])?.0[0])
+    }
+
+    /// A request that the monitor answers without doing anything (see [`op::NOP`]).
+    pub fn nop() -> Result<(), Error> {
+        call([op::NOP, 0, 0, 0]).map(drop)
     }
 
     /// `(owned, free)` bytes of `core`, as this core's replica sees them.

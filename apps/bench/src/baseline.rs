@@ -49,19 +49,18 @@ pub fn syscall_nop(report: &mut Report, _cores: u64) {
     report.outcome("syscall_nop", outcome);
 }
 
-/// `bench: monitor_call calls=N instructions=T instructions_per_op=T/N`: `mem_info` for
-/// this core, which the monitor answers from its own replica without asking anyone.
+/// `bench: monitor_call calls=N instructions=T instructions_per_op=T/N`: a request the
+/// monitor answers without doing anything (`libos::monitor::nop`).
 pub fn monitor_call(report: &mut Report, _cores: u64) {
     let outcome = time_monitor_calls(report);
     report.outcome("monitor_call", outcome);
 }
 
 fn time_monitor_calls(report: &mut Report) -> Result<(), Failure> {
-    let mem_info = || libos::monitor::mem_info(0).map(drop);
     // The first call also makes this program's reply endpoint: leave that out.
-    mem_info().map_err(call("asking the monitor for mem_info"))?;
-    let (ticks, answered) = counter::measure(|| (0..CALLS).try_for_each(|_| mem_info()));
-    answered.map_err(call("asking the monitor for mem_info"))?;
+    libos::monitor::nop().map_err(call("asking the monitor for nothing"))?;
+    let (ticks, answered) = counter::measure(|| (0..CALLS).try_for_each(|_| libos::monitor::nop()));
+    answered.map_err(call("asking the monitor for nothing"))?;
     per_call(report, "monitor_call", ticks)
 }
 
