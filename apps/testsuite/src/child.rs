@@ -132,7 +132,7 @@ pub enum Role {
     CapWorker = 16,
     /// Exports the name `echo-CORE` (`param`: the core it runs on), accepts one connection,
     /// and answers every message with its words plus one until a message `[STOP]`; exits
-    /// with the number of messages answered.
+    /// with 0 if it answered any (1 if the first message was the stop).
     EchoServer = 17,
 }
 
