@@ -79,3 +79,10 @@ fn test_suite_passes_on_virt_gicv3_with_eight_cores() {
 fn test_suite_passes_on_raspi4b() {
     run_suite(Machine::new(Board::Rpi4));
 }
+
+#[test]
+fn system_suite_passes_on_raspi4b() {
+    // Four cores released from the spin table, the capability protocol and names on the
+    // Pi's GIC-400 and PL011.
+    run_system_suite(Machine::new(Board::Rpi4));
+}
