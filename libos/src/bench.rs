@@ -11,6 +11,36 @@
 //! | 16..48 | the benchmarks to run, one bit per entry of [`NAMES`]; none means all |
 //! | 0..16 | the number of cores to use |
 
+/// `flotilla.init_arg=` of a normal boot (init, hello, the shell) that measures the boot
+/// to the first prompt: init passes it on to the shell (see [`ShellStart`]), which prints
+/// `bench: boot_prompt cores=N online_instructions=X prompt_instructions=Y` once its first
+/// prompt is out and powers the machine off. `cargo xtask bench boot` boots this way too.
+pub const BOOT_PROMPT_OPTION: u64 = 1;
+
+/// What the shell's argument word says: init passes on its own argument without
+/// [`crate::monitor::INIT_ARG`], so the number of cores is below
+/// [`crate::monitor::INIT_OPTIONS_SHIFT`] and the options of `flotilla.init_arg=` above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShellStart {
+    /// Cores of the system; 0 when unknown (the shell then counts them).
+    pub cores: u64,
+    /// Report the boot to this first prompt and power off ([`BOOT_PROMPT_OPTION`]).
+    pub boot_prompt: bool,
+    /// Option bits the shell does not know (it says so and ignores them).
+    pub unknown_options: u64,
+}
+
+impl ShellStart {
+    pub fn decode(arg: u64) -> ShellStart {
+        let options = arg >> SELECTION_SHIFT & SELECTION_BITS;
+        ShellStart {
+            cores: arg & CORES_BITS,
+            boot_prompt: options & BOOT_PROMPT_OPTION != 0,
+            unknown_options: options & !BOOT_PROMPT_OPTION,
+        }
+    }
+}
+
 /// The benchmarks by name, in the order of their bits in the argument.
 pub const NAMES: [&str; 6] = ["urpc", "unmap", "update", "revoke", "compute", "boot"];
 
@@ -74,6 +104,21 @@ mod tests {
         assert_eq!((all.cores, all.selection, all.as_init), (5, 0, false));
         assert!(NAMES.iter().all(|n| all.runs(n)));
         assert_eq!(bit("nonsense"), None);
+    }
+
+    #[test]
+    fn the_shell_reads_cores_and_the_boot_prompt_option_from_inits_argument() {
+        let from_init = |options: u64| {
+            let arg = crate::monitor::INIT_ARG | options << crate::monitor::INIT_OPTIONS_SHIFT | 4;
+            ShellStart::decode(arg & !crate::monitor::INIT_ARG)
+        };
+        assert_eq!(from_init(0), ShellStart { cores: 4, boot_prompt: false, unknown_options: 0 });
+        assert_eq!(
+            from_init(BOOT_PROMPT_OPTION),
+            ShellStart { cores: 4, boot_prompt: true, unknown_options: 0 }
+        );
+        assert_eq!(from_init(0x6), ShellStart { cores: 4, boot_prompt: false, unknown_options: 0x6 });
+        assert_eq!(ShellStart::decode(0).cores, 0);
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //!   in flight, each with the relevant baseline as a dashed line;
 //! - `console.txt`, the whole console of the boot, to see what happened around a figure.
 //!
+//! The `boot` group adds a boot of the normal system (init, hello, the shell) on the same
+//! machine, whose shell reports the counter at its first prompt ([`boot_to_prompt`]): the
+//! `boot_prompt` line, and `prompt_instructions` in `boot.csv` and `boot.svg`.
+//!
 //! With `--cores-sweep` it also boots once for every core count from 2 up to `--smp`, and
 //! plots the round trip to the highest-numbered core against the number of cores
 //! (`urpc_rtt_sweep.csv`, `.svg`). With `--repeat-check` it boots the same machine a
@@ -154,6 +158,11 @@ impl Options {
         self.groups.is_empty()
     }
 
+    /// Whether the group `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.all() || self.groups.iter().any(|g| g == name)
+    }
+
     /// The machine the benchmarks run on, with `smp` cores.
     fn machine(&self, smp: u32) -> Machine {
         self.machine_for(smp, self.gic, &self.groups)
@@ -226,13 +235,21 @@ pub fn run(options: &Options) -> Result<()> {
     };
 
     let mut console = boot_machine(&options.machine(options.smp), &out.join("console.txt"))?;
+    if options.runs("boot") {
+        let prompt = boot_to_prompt(options, &out.join("console-prompt.txt"), boot_machine)?;
+        add_boot_prompt(&mut console, prompt);
+    }
     if mode == Mode::Wallclock {
         add_relative(&mut console);
     }
     let mut written = vec![out.join("console.txt")];
     written.extend(write_tables_and_plots(&console, &out, mode)?);
     if options.repeat_check {
-        let again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
+        let mut again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
+        if options.runs("boot") {
+            let prompt = boot_to_prompt(options, &out.join("console-prompt-repeat.txt"), boot_machine)?;
+            add_boot_prompt(&mut again, prompt);
+        }
         written.push(out.join("console-repeat.txt"));
         check_repeat(&console, &again)?;
     }
@@ -607,7 +624,7 @@ fn write(path: &Path, text: &str) -> Result<PathBuf> {
 }
 
 /// The boot figures of one or more boots (a sweep's) as a chart: instructions from reset
-/// to every core online and to the first program, by cores booted.
+/// to every core online, to the first program and to the first prompt, by cores booted.
 pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
     let series = |label: &str, key: &str| Series {
         label: label.into(),
@@ -617,6 +634,7 @@ pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
     let series = vec![
         series("all cores online", "online_instructions"),
         series("first program (bench, as init) started", "first_program_instructions"),
+        series("first shell prompt (init, hello, shell)", "prompt_instructions"),
     ];
     series.iter().any(|s| !s.points.is_empty()).then(|| Chart {
         title: "Boot: counter from reset (instructions under icount)".into(),
@@ -625,6 +643,38 @@ pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
         x_scale: Scale::Linear,
         series,
     })
+}
+
+/// The boot to the first prompt: the normal system (init, hello, the shell) on the machine
+/// of the main boot, with `flotilla.init_arg=` asking the shell to print its `boot_prompt`
+/// line at its first prompt and power off (`libos::bench::BOOT_PROMPT_OPTION`). Returns
+/// that line's record; its console goes to `console_path`.
+fn boot_to_prompt(
+    options: &Options,
+    console_path: &Path,
+    boot_machine: impl Fn(&Machine, &Path) -> Result<Console>,
+) -> Result<Record> {
+    let mut machine = options.machine(options.smp);
+    machine.append = Some(format!("flotilla.init_arg={}", libos::bench::BOOT_PROMPT_OPTION));
+    let console = boot_machine(&machine, console_path)?;
+    let record = console.of("boot_prompt").next().cloned();
+    record.with_context(|| {
+        format!("the shell printed no boot_prompt line (console in {})", console_path.display())
+    })
+}
+
+/// Puts the first prompt's counter (`prompt`, a `boot_prompt` record) beside the other
+/// boot figures: as `prompt_instructions` of the `boot` record of as many cores, and as a
+/// record of its own (with that boot's own online figure).
+pub fn add_boot_prompt(console: &mut Console, prompt: Record) {
+    let cores = prompt.text("cores").map(str::to_string);
+    if let (Some(at), Some(boot)) = (
+        prompt.text("prompt_instructions"),
+        console.records.iter_mut().find(|r| r.benchmark == "boot" && r.text("cores") == cores.as_deref()),
+    ) {
+        boot.fields.push(("prompt_instructions".into(), at.into()));
+    }
+    console.records.push(prompt);
 }
 
 /// For the multi-threaded emulator, where the counter is time: the figures as ratios to a
@@ -665,10 +715,13 @@ pub fn add_relative(console: &mut Console) {
             continue;
         };
         if online > 0.0 {
-            let fields = vec![
+            let mut fields = vec![
                 ("cores".to_string(), r.text("cores").unwrap_or("0").to_string()),
                 ("first_program_over_online".to_string(), format!("{:.2}", first / online)),
             ];
+            if let Some(prompt) = r.number("prompt_instructions") {
+                fields.push(("prompt_over_online".to_string(), format!("{:.2}", prompt / online)));
+            }
             added.push(Record { benchmark: "boot_relative".into(), fields });
         }
     }
@@ -877,6 +930,42 @@ mod tests {
         assert_eq!(csv("urpc_rtt_relative"), "core,relative_to_monitor_call\n1,2.50\n");
         assert_eq!(csv("boot_relative"), "cores,first_program_over_online\n2,1.50\n");
         assert!(chart(&CORE_PLOTS[1], &console, Mode::Wallclock).is_some());
+    }
+
+    #[test]
+    fn the_first_prompt_joins_the_boot_record_of_as_many_cores() {
+        let mut main = console(&[
+            "bench: counter iterations=10 instructions=20 instructions_per_op=2.00",
+            "bench: boot cores=4 online_instructions=100 first_program_instructions=150",
+        ]);
+        let prompt = console(&[
+            "init: starting",
+            "flotilla> ",
+            "bench: boot_prompt cores=4 online_instructions=101 prompt_instructions=400",
+        ]);
+        add_boot_prompt(&mut main, prompt.of("boot_prompt").next().unwrap().clone());
+        assert_eq!(
+            lines::to_csv(main.of("boot")).unwrap(),
+            "cores,online_instructions,first_program_instructions,prompt_instructions\n4,100,150,400\n"
+        );
+        assert_eq!(main.of("boot_prompt").count(), 1);
+        let chart = boot_chart(&main.of("boot").cloned().collect::<Vec<_>>()).unwrap();
+        assert_eq!(chart.series[2].points, [(4.0, 400.0)]);
+        add_relative(&mut main);
+        assert_eq!(
+            lines::to_csv(main.of("boot_relative")).unwrap(),
+            "cores,first_program_over_online,prompt_over_online\n4,1.50,4.00\n"
+        );
+    }
+
+    #[test]
+    fn a_prompt_of_another_size_stays_a_record_of_its_own() {
+        let mut main =
+            console(&["bench: boot cores=4 online_instructions=100 first_program_instructions=150"]);
+        let prompt = console(&["bench: boot_prompt cores=8 online_instructions=1 prompt_instructions=2"]);
+        add_boot_prompt(&mut main, prompt.records[0].clone());
+        assert_eq!(main.of("boot").next().unwrap().text("prompt_instructions"), None);
+        assert_eq!(main.of("boot_prompt").count(), 1);
     }
 
     #[test]
