@@ -8,7 +8,8 @@
 //! | bits | meaning |
 //! |---|---|
 //! | 63 | started as init ([`crate::monitor::INIT_ARG`]): power off when done |
-//! | 16..48 | the benchmarks to run, one bit per entry of [`NAMES`]; none means all |
+//! | 47 | measuring time, not instructions ([`WALLCLOCK`]): repeat, with more work |
+//! | 16..47 | the benchmarks to run, one bit per entry of [`NAMES`]; none means all |
 //! | 0..16 | the number of cores to use |
 
 /// `flotilla.init_arg=` of a normal boot (init, hello, the shell) that measures the boot
@@ -49,6 +50,9 @@ pub const NAMES: [&str; 6] = ["urpc", "unmap", "update", "revoke", "compute", "b
 const SELECTION_SHIFT: u32 = crate::monitor::INIT_OPTIONS_SHIFT;
 const SELECTION_BITS: u64 = (1 << 32) - 1;
 const CORES_BITS: u64 = (1 << SELECTION_SHIFT) - 1;
+/// In the selection: the counter is time (`cargo xtask bench --mode wallclock`), so the
+/// runtime benchmarks take more work per measurement and report the median of several.
+pub const WALLCLOCK: u64 = 1 << 31;
 
 /// What `bench` was asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,21 +62,27 @@ pub struct Request {
     /// One bit per entry of [`NAMES`]; zero means every benchmark.
     pub selection: u64,
     pub cores: u64,
+    /// The counter is time ([`WALLCLOCK`]).
+    pub wallclock: bool,
 }
 
 impl Request {
     /// The request as the argument word.
     pub fn encode(self) -> u64 {
         let init = if self.as_init { crate::monitor::INIT_ARG } else { 0 };
-        init | (self.selection & SELECTION_BITS) << SELECTION_SHIFT | self.cores & CORES_BITS
+        let wallclock = if self.wallclock { WALLCLOCK } else { 0 };
+        init | (self.selection & SELECTION_BITS & !WALLCLOCK | wallclock) << SELECTION_SHIFT
+            | self.cores & CORES_BITS
     }
 
     /// The request an argument word carries.
     pub fn decode(arg: u64) -> Request {
+        let selection = arg >> SELECTION_SHIFT & SELECTION_BITS;
         Request {
             as_init: arg & crate::monitor::INIT_ARG != 0,
-            selection: arg >> SELECTION_SHIFT & SELECTION_BITS,
+            selection: selection & !WALLCLOCK,
             cores: arg & CORES_BITS,
+            wallclock: selection & WALLCLOCK != 0,
         }
     }
 
@@ -93,9 +103,18 @@ mod tests {
 
     #[test]
     fn a_request_survives_encoding() {
-        let request = Request { as_init: true, selection: bit("update").unwrap() | 1, cores: 8 };
+        let request =
+            Request { as_init: true, selection: bit("update").unwrap() | 1, cores: 8, wallclock: false };
         assert_eq!(Request::decode(request.encode()), request);
         assert!(request.runs("update") && request.runs("urpc") && !request.runs("boot"));
+        let timed = Request { wallclock: true, ..request };
+        assert_eq!(Request::decode(timed.encode()), timed);
+    }
+
+    #[test]
+    fn the_wallclock_bit_alone_still_selects_everything() {
+        let request = Request::decode(crate::monitor::INIT_ARG | WALLCLOCK << SELECTION_SHIFT | 4);
+        assert!(request.wallclock && request.selection == 0 && request.runs("compute"));
     }
 
     #[test]
@@ -124,6 +143,6 @@ mod tests {
     #[test]
     fn the_init_argument_the_monitor_passes_is_a_request_for_everything() {
         let request = Request::decode(crate::monitor::INIT_ARG | 4);
-        assert_eq!(request, Request { as_init: true, selection: 0, cores: 4 });
+        assert_eq!(request, Request { as_init: true, selection: 0, cores: 4, wallclock: false });
     }
 }

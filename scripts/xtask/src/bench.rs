@@ -179,7 +179,10 @@ impl Options {
             Mode::Icount => machine.icount = true,
             Mode::Wallclock => machine.extra = vec!["-accel".into(), "tcg,thread=multi".into()],
         }
-        let selection = selection_word(groups);
+        let mut selection = selection_word(groups);
+        if self.mode == Mode::Wallclock {
+            selection |= libos::bench::WALLCLOCK;
+        }
         machine.append = Some(match selection {
             0 => "flotilla.init=bench".into(),
             word => format!("flotilla.init=bench flotilla.init_arg={word:#x}"),
@@ -525,7 +528,7 @@ fn update_series(record: &Record) -> String {
 }
 
 /// The plots of the benchmarks that sweep the cores of one boot.
-const CORE_PLOTS: [Plot; 3] = [
+const CORE_PLOTS: [Plot; 4] = [
     Plot {
         benchmark: "update",
         title: "Updating shared cache lines from N cores: atomics, a lock, or messages to a server",
@@ -549,6 +552,18 @@ const CORE_PLOTS: [Plot; 3] = [
         series: update_series,
         references: &[],
         ideal: false,
+    },
+    Plot {
+        benchmark: "compute",
+        title: "Integer sort (NAS IS-like) on N cores: instructions of all cores over 1 core's",
+        x_key: "cores",
+        x_label: "cores",
+        x_scale: Scale::Linear,
+        y_key: "instructions_over_one_core",
+        y_label: "instructions in total / 1-core run (work added)",
+        series: |r| format!("{} variant", r.text("variant").unwrap_or("?")),
+        references: &[],
+        ideal: true,
     },
     Plot {
         benchmark: "compute",
@@ -893,13 +908,17 @@ mod tests {
 
     #[test]
     fn update_and_compute_plot_a_series_per_strategy_and_lines_and_per_variant() {
+        let timed = console(&[
+            "bench: compute kernel=intsort variant=shared cores=1 size=8 repetitions=7 instructions=9 speedup=1.00",
+            "bench: compute kernel=intsort variant=shared cores=2 size=8 repetitions=7 instructions=5 speedup=1.80",
+        ]);
         let console = console(&[
             "bench: update strategy=atomic cores=1 lines=1 updates=1000 instructions=1 instructions_per_op=10.00",
             "bench: update strategy=atomic cores=2 lines=1 updates=2000 instructions=1 instructions_per_op=12.00",
             "bench: update strategy=message cores=1 lines=2 updates=1000 instructions=1 instructions_per_op=90.00",
-            "bench: compute kernel=intsort variant=message cores=1 size=8 instructions=1 speedup=1.00",
-            "bench: compute kernel=intsort variant=message cores=2 size=8 instructions=1 speedup=0.90",
-            "bench: compute kernel=intsort variant=shared cores=2 size=8 instructions=1 speedup=0.95",
+            "bench: compute kernel=intsort variant=message cores=1 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.00",
+            "bench: compute kernel=intsort variant=message cores=2 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.10",
+            "bench: compute kernel=intsort variant=shared cores=2 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.05",
         ]);
         let update = chart(&CORE_PLOTS[0], &console, Mode::Icount).unwrap();
         let labels: Vec<&str> = update.series.iter().map(|s| s.label.as_str()).collect();
@@ -907,9 +926,13 @@ mod tests {
         assert_eq!(update.series[0].points, [(1.0, 10.0), (2.0, 12.0)]);
         let compute = chart(&CORE_PLOTS[2], &console, Mode::Icount).unwrap();
         assert_eq!(compute.series.len(), 3, "two variants and the ideal");
+        assert_eq!(compute.series[0].points, [(1.0, 1.0), (2.0, 1.1)]);
         assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 1.0)], "under icount, no work added");
-        let compute = chart(&CORE_PLOTS[2], &console, Mode::Wallclock).unwrap();
-        assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 2.0)], "in time, N on N cores");
+        assert!(chart(&CORE_PLOTS[3], &console, Mode::Icount).is_none(), "no speedup from instructions");
+        let compute = chart(&CORE_PLOTS[3], &timed, Mode::Wallclock).unwrap();
+        assert_eq!(compute.series[0].points, [(1.0, 1.0), (2.0, 1.8)]);
+        assert_eq!(compute.series[1].points, [(1.0, 1.0), (2.0, 2.0)], "in time, N on N cores");
+        assert!(chart(&CORE_PLOTS[2], &timed, Mode::Wallclock).is_none());
     }
 
     #[test]
