@@ -266,8 +266,7 @@ impl Connection {
             }
             Link::Urpc { own, port, notify, .. } => {
                 discard(Some(notify.0));
-                let _ = monitor::call([op::PORT_FREE, port, 0, 0]);
-                own.destroy()
+                release_port(own, port)
             }
         }
     }
@@ -284,7 +283,7 @@ fn lmp_send(peer: EndpointCap, words: [u64; 4]) -> Result<(), Error> {
 }
 
 /// An endpoint of this program's and a notify port of this core bound to it.
-fn own_port() -> Result<(Endpoint, u64), Error> {
+pub(crate) fn own_port() -> Result<(Endpoint, u64), Error> {
     let own = Endpoint::for_self()?;
     match attach(own.cap().cap()).and_then(|nonce| monitor::call([op::PORT, nonce, 0, 0])) {
         Ok(([port, _, _], _)) => Ok((own, port)),
@@ -295,8 +294,14 @@ fn own_port() -> Result<(Endpoint, u64), Error> {
     }
 }
 
+/// Gives back what [`own_port`] made: the port, then the endpoint.
+pub(crate) fn release_port(own: Endpoint, port: u64) -> Result<(), Error> {
+    let _ = monitor::call([op::PORT_FREE, port, 0, 0]);
+    own.destroy()
+}
+
 /// A notify capability for port `port` of core `core`.
-fn notify_cap(core: u64, port: u64) -> Result<NotifyCap, Error> {
+pub(crate) fn notify_cap(core: u64, port: u64) -> Result<NotifyCap, Error> {
     match monitor::call([op::NOTIFY, core, port, 0])? {
         (_, Some(cap)) => Ok(NotifyCap(cap)),
         (_, None) => Err(Error::Monitor(status::FAILED)),
@@ -307,7 +312,7 @@ fn attach(cap: CapRef) -> Result<u64, Error> {
     crosscore::attach(cap)
 }
 
-fn discard(cap: Option<CapRef>) {
+pub(crate) fn discard(cap: Option<CapRef>) {
     if let Some(cap) = cap {
         let _ = cap.delete();
         crate::cspace::free_slot(cap);

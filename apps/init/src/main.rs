@@ -47,8 +47,9 @@ fn main(arg: u64) -> u64 {
     status
 }
 
-/// Starts the shell and waits for its end. It gets the number of cores (from init's own
-/// argument) as its argument word.
+/// Starts the shell and waits for its end. It gets init's own argument without
+/// `INIT_ARG`: the number of cores, and the options of `flotilla.init_arg=` above them
+/// (`libos::bench::ShellStart`: one makes the shell report the boot to its first prompt).
 #[cfg(target_os = "none")]
 fn run_shell(arg: u64) -> Result<libos::spawn::Exit, libos::Error> {
     // Three quarters of what init has left, in whole MiB: the rest covers the shell's own

@@ -286,7 +286,7 @@ impl Shell {
 
     fn bench(&mut self, name: &str, cores: u64) {
         let selection = libos::bench::bit(name).unwrap_or(0);
-        let request = libos::bench::Request { as_init: false, selection, cores };
+        let request = libos::bench::Request { as_init: false, selection, cores, wallclock: false };
         let options = SpawnOptions { arg: request.encode(), ..SpawnOptions::default() };
         self.run_here("bench", options);
     }

@@ -16,6 +16,14 @@
 //! prompt). With nothing typed and nothing running, the shell waits in `receive`, is not
 //! scheduled, and its core sleeps.
 //!
+//! ## Measuring the boot
+//!
+//! Booted with `flotilla.init_arg=1` (`libos::bench::BOOT_PROMPT_OPTION`, which init
+//! passes on), the shell prints its first prompt, then one line
+//! `bench: boot_prompt cores=N online_instructions=X prompt_instructions=Y` (the counter
+//! when every core came online, and after the prompt), and powers the machine off:
+//! `cargo xtask bench boot` reads the instructions from reset to the first prompt so.
+//!
 //! ## Mistakes
 //!
 //! Every command's arguments are checked before it runs ([`parse`]), and every failure,
@@ -54,10 +62,15 @@ libos::entry!(main);
 #[cfg(target_os = "none")]
 const PROMPT: &str = "flotilla> ";
 
-/// `arg`: the number of cores (init passes it on from its own argument).
+/// `arg`: the number of cores and the options of `flotilla.init_arg=` (init passes on its
+/// own argument; `libos::bench::ShellStart`).
 #[cfg(target_os = "none")]
 fn main(arg: u64) -> u64 {
-    let mut shell = match commands::Shell::new(arg) {
+    let start = libos::bench::ShellStart::decode(arg);
+    if start.unknown_options != 0 {
+        libos::println!("shell: ignoring unknown start options {:#x}", start.unknown_options);
+    }
+    let mut shell = match commands::Shell::new(start.cores) {
         Ok(shell) => shell,
         Err(e) => {
             libos::println!("shell: cannot start: {e}");
@@ -65,8 +78,12 @@ fn main(arg: u64) -> u64 {
         }
     };
     libos::println!("shell: {} cores; `help` lists the commands", shell.cores);
+    let mut first = true;
     loop {
         libos::print!("{PROMPT}");
+        if core::mem::take(&mut first) && start.boot_prompt {
+            return report_boot_prompt(shell.cores);
+        }
         let line = shell.read_line();
         match parse::parse(&line, shell.cores) {
             Ok(Some(command)) => shell.execute(command),
@@ -74,6 +91,34 @@ fn main(arg: u64) -> u64 {
             Err(mistake) => libos::println!("{mistake}"),
         }
     }
+}
+
+/// The boot to the first prompt (`libos::bench::BOOT_PROMPT_OPTION`): the counter now, with
+/// the prompt just printed, and when every core came online, as a `bench:` line; then the
+/// machine powers off (status 0 if the line could be made, 1 otherwise).
+#[cfg(target_os = "none")]
+fn report_boot_prompt(cores: u64) -> u64 {
+    let prompt = libos::clock::now();
+    let status = match libos::monitor::online_at() {
+        Ok(online) if online > 0 && online <= prompt => {
+            libos::println!(
+                "\nbench: boot_prompt cores={cores} online_instructions={online} prompt_instructions={prompt}"
+            );
+            0
+        }
+        Ok(online) => {
+            libos::println!("\nbench: error boot_prompt: online at {online}, the prompt at {prompt}");
+            1
+        }
+        Err(e) => {
+            libos::println!("\nbench: error boot_prompt: asking the monitor when it came online: {e}");
+            1
+        }
+    };
+    if let Err(e) = libos::monitor::power_off(status) {
+        libos::println!("shell: power_off: {e}");
+    }
+    status
 }
 
 #[cfg(not(target_os = "none"))]

@@ -27,9 +27,11 @@
 //!   count of members done. Every member writes the barrier's count at every barrier.
 //!
 //! Members wait without spinning ([`pause`]): between looks they `yield` the emulated
-//! core, now and then the dispatcher, and when idle between jobs they sleep until an
-//! interrupt. So a team runs under QEMU's single-threaded `-icount` emulation as well as
-//! on many host threads.
+//! core, now and then the dispatcher. Workers idle between jobs sleep: on Flotilla each
+//! blocks on a notify port of its own core, and the coordinator notifies it when it posts
+//! a job ([`Team::wake`]), so a job starts on every member at once rather than at each
+//! core's next timer tick. So a team runs under QEMU's single-threaded `-icount`
+//! emulation as well as on many host threads.
 //!
 //! The protocol and the pieces are plain Rust over [`channels::FrameBuffer`]s and atomics,
 //! so the host unit tests run whole teams on threads (`tests` below); on Flotilla,
@@ -55,8 +57,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use channels::layout::MAX_MESSAGE_WORDS;
 use channels::{Frame, FrameBuffer, Receiver, Sender, Side};
-use core::sync::atomic::{AtomicU64, Ordering};
-use pause::{NoNotify, Waiter};
+use core::sync::atomic::{fence, AtomicU64, Ordering};
+use pause::{Bed, Bell, NoNotify, Waiter, BED_LOOKS};
 
 /// A job: runs on every member of a run with the run's arguments, and returns the member's
 /// result.
@@ -187,13 +189,18 @@ struct Board {
     barrier: SenseBarrier,
     /// Per member: its result.
     results: Box<[Line]>,
+    /// Per member: where it sleeps when idle ([`bed`]).
+    beds: Box<[Line]>,
+    /// Per member: 1 while it is about to sleep or sleeps in its bed; the coordinator
+    /// that finds it so rings (and clears it).
+    asleep: Box<[Line]>,
     /// Per member, [`MAX_VECTOR`] words: its vector in a reduction or a scan.
     vectors: Box<[AtomicU64]>,
 }
 
 impl Board {
     fn new(members: usize) -> Board {
-        let lines = (0..members).map(|_| Line::default()).collect();
+        let lines = || (0..members).map(|_| Line::default()).collect();
         Board {
             generation: AtomicU64::new(0),
             job: AtomicU64::new(0),
@@ -201,7 +208,9 @@ impl Board {
             args: Default::default(),
             done: Line::default(),
             barrier: SenseBarrier::new(members),
-            results: lines,
+            results: lines(),
+            beds: lines(),
+            asleep: lines(),
             vectors: (0..members * MAX_VECTOR).map(|_| AtomicU64::new(0)).collect(),
         }
     }
@@ -209,6 +218,15 @@ impl Board {
     fn vector(&self, member: usize) -> &[AtomicU64] {
         &self.vectors[member * MAX_VECTOR..(member + 1) * MAX_VECTOR]
     }
+}
+
+/// A worker's bed as the board shows it: nothing yet, offered (with the port), ready (the
+/// coordinator has a bell for it), or none (the worker sleeps until an interrupt).
+mod bed {
+    pub const NOT_YET: u64 = 0;
+    pub const OFFERED: u64 = 1 << 62;
+    pub const READY: u64 = u64::MAX - 1;
+    pub const NONE: u64 = u64::MAX;
 }
 
 /// The job a word holds.
@@ -230,6 +248,8 @@ fn job_word(job: Job) -> u64 {
 pub struct Team {
     links: Vec<Link>,
     board: &'static Board,
+    /// Per worker (index - 1): the bell of its bed, if it has one.
+    bells: Vec<Option<Bell>>,
 }
 
 /// A worker before it runs: what [`Team::new`] hands to the function that starts it,
@@ -238,6 +258,7 @@ pub struct Worker {
     index: usize,
     link: Link,
     board: &'static Board,
+    bed: Option<Bed>,
 }
 
 impl Team {
@@ -245,13 +266,51 @@ impl Team {
     /// to `workers`) serving. A failed start ends the team made so far and is returned.
     pub fn new<E>(workers: usize, mut start: impl FnMut(Worker) -> Result<(), E>) -> Result<Team, E> {
         let board: &'static Board = Box::leak(Box::new(Board::new(workers + 1)));
-        let mut team = Team { links: Vec::with_capacity(workers), board };
+        let mut team = Team { links: Vec::with_capacity(workers), board, bells: Vec::new() };
         for index in 1..=workers {
             let (coordinator, worker) = Link::pair();
-            start(Worker { index, link: worker, board })?;
+            start(Worker { index, link: worker, board, bed: None })?;
             team.links.push(coordinator);
+            team.bells.push(None);
         }
         Ok(team)
+    }
+
+    /// Waits until every worker has offered its bed ([`Worker::offer_bed`]) or said it
+    /// has none, and makes a bell for each offered one with `bell(worker index, port)`.
+    /// A worker whose bell could not be made (`None`) sleeps until an interrupt instead.
+    /// Every worker must offer or refuse, or this waits for ever.
+    pub fn ring_beds(&mut self, mut bell: impl FnMut(usize, u64) -> Option<Bell>) {
+        let mut waiter = Waiter::default();
+        for index in 1..self.members() {
+            let slot = &self.board.beds[index].0;
+            // Acquire pairs with the worker's Release offer: its bed is made.
+            let offer = loop {
+                match slot.load(Ordering::Acquire) {
+                    bed::NOT_YET => waiter.wait(),
+                    offer => break offer,
+                }
+            };
+            let made = (offer & bed::OFFERED != 0 && offer != bed::NONE && offer != bed::READY)
+                .then(|| bell(index, offer & !bed::OFFERED))
+                .flatten();
+            slot.store(if made.is_some() { bed::READY } else { bed::NONE }, Ordering::Release);
+            self.bells[index - 1] = made;
+        }
+    }
+
+    /// After posting work for worker `index`: if it sleeps in its bed (or is about to),
+    /// rings it. The worker's half of this handshake is in [`Worker::serve`]: it says it
+    /// sleeps, then looks for work once more; the coordinator posts work, then looks
+    /// whether it sleeps. With a full fence between each side's write and read, one of
+    /// them sees the other's write: a worker never sleeps through a posted job.
+    fn wake(&mut self, index: usize) {
+        fence(Ordering::SeqCst);
+        if self.board.asleep[index].0.swap(0, Ordering::Relaxed) != 0 {
+            if let Some(bell) = &mut self.bells[index - 1] {
+                bell.ring();
+            }
+        }
     }
 
     /// Members: the workers and this one.
@@ -273,8 +332,9 @@ impl Team {
                 run[0] = job_word(job);
                 run[1] = size as u64;
                 run[2..2 + args.len()].copy_from_slice(args);
-                for link in &mut self.links[..size - 1] {
-                    link.send(kind::RUN, &run[..2 + args.len()]);
+                for index in 1..size {
+                    self.links[index - 1].send(kind::RUN, &run[..2 + args.len()]);
+                    self.wake(index);
                 }
             }
             Variant::Shared => {
@@ -287,6 +347,9 @@ impl Team {
                 board.barrier.reset(size);
                 // Release: a worker that sees the new generation (Acquire) sees the job.
                 board.generation.fetch_add(1, Ordering::Release);
+                for index in 1..size {
+                    self.wake(index);
+                }
             }
         }
         let mut results = Vec::with_capacity(size);
@@ -317,11 +380,15 @@ impl Team {
 impl Drop for Team {
     /// Tells every worker to end, and waits until each has.
     fn drop(&mut self) {
-        for link in &mut self.links {
-            link.send(kind::STOP, &[]);
+        for index in 1..self.members() {
+            self.links[index - 1].send(kind::STOP, &[]);
+            self.wake(index);
         }
         for link in &mut self.links {
             link.expect(kind::STOPPED, &mut []);
+        }
+        for bell in self.bells.drain(..).flatten() {
+            bell.release();
         }
     }
 }
@@ -330,6 +397,33 @@ impl Worker {
     /// This worker's index in its team.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// Offers `bed` (or, with `None`, no bed) to sleep in when idle: the coordinator makes
+    /// a bell for it ([`Team::ring_beds`]). Call before [`Worker::serve`].
+    pub fn offer_bed(&mut self, bed: Option<Bed>) {
+        let offer = bed.as_ref().map_or(bed::NONE, |b| bed::OFFERED | b.port());
+        self.bed = bed;
+        // Release: the coordinator that reads the offer (Acquire) may use the port.
+        self.board.beds[self.index].0.store(offer, Ordering::Release);
+    }
+
+    /// Sleeps in this worker's bed unless work has come for it since it last looked (a
+    /// message, or a shared job after generation `seen`). The worker's half of the
+    /// handshake of [`Team::wake`].
+    fn sleep_in_bed(&mut self, bed: &Bed, seen: u64) {
+        let asleep = &self.board.asleep[self.index].0;
+        asleep.store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let empty = match self.link.receiver.announce_sleep() {
+            Ok(empty) => empty,
+            Err(e) => panic!("parallel: a member's channel broke: {e:?}"),
+        };
+        if empty && self.board.generation.load(Ordering::Acquire) == seen {
+            bed.sleep();
+        }
+        self.link.receiver.end_sleep();
+        asleep.store(0, Ordering::Relaxed);
     }
 
     /// Runs the jobs the coordinator posts until it ends the team.
@@ -353,6 +447,9 @@ impl Worker {
                         self.link.send(kind::DONE, &[result]);
                     }
                     kind::STOP => {
+                        if let Some(bed) = self.bed.take() {
+                            bed.release();
+                        }
                         self.link.send(kind::STOPPED, &[]);
                         return;
                     }
@@ -381,6 +478,16 @@ impl Worker {
                     board.done.0.fetch_add(1, Ordering::Release);
                 }
                 continue;
+            }
+            let ready = board.beds[self.index].0.load(Ordering::Acquire) == bed::READY;
+            if ready && idle.rested(BED_LOOKS) {
+                if let Some(bed) = self.bed.take() {
+                    // Still rested afterwards: if the look after waking finds nothing,
+                    // the worker goes straight back to sleep.
+                    self.sleep_in_bed(&bed, seen);
+                    self.bed = Some(bed);
+                    continue;
+                }
             }
             idle.idle();
         }
@@ -568,7 +675,7 @@ impl<'a> Member<'a> {
 
 #[cfg(target_os = "none")]
 mod on_flotilla {
-    use super::{Team, Worker};
+    use super::{Bed, Bell, Team, Worker};
     use crate::error::Error;
     use alloc::boxed::Box;
 
@@ -577,7 +684,9 @@ mod on_flotilla {
 
     fn worker_main(data: u64) {
         // SAFETY: `span_team` passes a worker it leaked with `Box::into_raw`, once.
-        let worker = unsafe { Box::from_raw(data as *mut Worker) };
+        let mut worker = unsafe { Box::from_raw(data as *mut Worker) };
+        // A worker without a bed still works; it sleeps until its core's next tick.
+        worker.offer_bed(Bed::new().ok());
         worker.serve();
     }
 
@@ -585,7 +694,7 @@ mod on_flotilla {
         /// A team of `members` members: this dispatcher, and workers spanned to cores 1,
         /// 2, ... (worker `i` on core `i`).
         pub fn span(members: usize) -> Result<Team, Error> {
-            Team::new(members.saturating_sub(1), |worker| {
+            let mut team = Team::new(members.saturating_sub(1), |worker| {
                 let core = worker.index() as u64;
                 let data = Box::into_raw(Box::new(worker));
                 match crate::span::span(core, worker_main, data as u64, WORKER_STACK_BYTES) {
@@ -596,7 +705,10 @@ mod on_flotilla {
                         Err(e)
                     }
                 }
-            })
+            })?;
+            // Worker `i` runs on core `i`.
+            team.ring_beds(|index, port| Bell::for_port(index as u64, port).ok());
+            Ok(team)
         }
     }
 }

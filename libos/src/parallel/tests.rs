@@ -16,6 +16,56 @@ fn team(members: usize) -> (Team, Vec<JoinHandle<()>>) {
 
 const VARIANTS: [Variant; 2] = [Variant::Message, Variant::Shared];
 
+/// A team whose workers have beds: on the host a bed's sleep only yields, so this checks
+/// the offer, the bells and the waking, not the blocking.
+fn team_with_beds(members: usize) -> (Team, Vec<JoinHandle<()>>) {
+    let mut threads = Vec::new();
+    let mut team = Team::new(members - 1, |mut worker| {
+        worker.offer_bed(Some(pause::Bed));
+        threads.push(std::thread::spawn(move || worker.serve()));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    let mut offered = Vec::new();
+    team.ring_beds(|index, _| {
+        offered.push(index);
+        Some(pause::Bell)
+    });
+    assert_eq!(offered, (1..members).collect::<Vec<_>>());
+    (team, threads)
+}
+
+#[test]
+fn workers_idle_in_their_beds_take_every_job_and_end_with_the_team() {
+    let (mut team, threads) = team_with_beds(3);
+    for round in 0..4u64 {
+        for variant in VARIANTS {
+            // Long enough apart that the workers go to bed between runs.
+            for _ in 0..2 * pause::BED_LOOKS {
+                std::thread::yield_now();
+            }
+            let results = team.run(3, variant, index_times_arg, &[round]);
+            assert_eq!(results, [3, round + 3, 2 * round + 3], "{variant:?}, round {round}");
+        }
+    }
+    drop(team);
+    for thread in threads {
+        thread.join().expect("a worker in bed ends when its team does");
+    }
+}
+
+#[test]
+fn a_worker_without_a_bed_gets_no_bell() {
+    let mut team = Team::new(1, |mut worker| {
+        worker.offer_bed(None);
+        std::thread::spawn(move || worker.serve());
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    team.ring_beds(|_, _| panic!("no bell for a worker without a bed"));
+    assert_eq!(team.run(2, Variant::Message, index_times_arg, &[5]), [2, 7]);
+}
+
 fn index_times_arg(member: &mut Member<'_>, args: &[u64]) -> u64 {
     member.index() as u64 * args[0] + member.size() as u64
 }

@@ -14,6 +14,10 @@
 //!   in flight, each with the relevant baseline as a dashed line;
 //! - `console.txt`, the whole console of the boot, to see what happened around a figure.
 //!
+//! The `boot` group adds a boot of the normal system (init, hello, the shell) on the same
+//! machine, whose shell reports the counter at its first prompt ([`boot_to_prompt`]): the
+//! `boot_prompt` line, and `prompt_instructions` in `boot.csv` and `boot.svg`.
+//!
 //! With `--cores-sweep` it also boots once for every core count from 2 up to `--smp`, and
 //! plots the round trip to the highest-numbered core against the number of cores
 //! (`urpc_rtt_sweep.csv`, `.svg`). With `--repeat-check` it boots the same machine a
@@ -154,6 +158,11 @@ impl Options {
         self.groups.is_empty()
     }
 
+    /// Whether the group `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.all() || self.groups.iter().any(|g| g == name)
+    }
+
     /// The machine the benchmarks run on, with `smp` cores.
     fn machine(&self, smp: u32) -> Machine {
         self.machine_for(smp, self.gic, &self.groups)
@@ -170,7 +179,10 @@ impl Options {
             Mode::Icount => machine.icount = true,
             Mode::Wallclock => machine.extra = vec!["-accel".into(), "tcg,thread=multi".into()],
         }
-        let selection = selection_word(groups);
+        let mut selection = selection_word(groups);
+        if self.mode == Mode::Wallclock {
+            selection |= libos::bench::WALLCLOCK;
+        }
         machine.append = Some(match selection {
             0 => "flotilla.init=bench".into(),
             word => format!("flotilla.init=bench flotilla.init_arg={word:#x}"),
@@ -226,13 +238,21 @@ pub fn run(options: &Options) -> Result<()> {
     };
 
     let mut console = boot_machine(&options.machine(options.smp), &out.join("console.txt"))?;
+    if options.runs("boot") {
+        let prompt = boot_to_prompt(options, &out.join("console-prompt.txt"), boot_machine)?;
+        add_boot_prompt(&mut console, prompt);
+    }
     if mode == Mode::Wallclock {
         add_relative(&mut console);
     }
     let mut written = vec![out.join("console.txt")];
     written.extend(write_tables_and_plots(&console, &out, mode)?);
     if options.repeat_check {
-        let again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
+        let mut again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
+        if options.runs("boot") {
+            let prompt = boot_to_prompt(options, &out.join("console-prompt-repeat.txt"), boot_machine)?;
+            add_boot_prompt(&mut again, prompt);
+        }
         written.push(out.join("console-repeat.txt"));
         check_repeat(&console, &again)?;
     }
@@ -508,7 +528,7 @@ fn update_series(record: &Record) -> String {
 }
 
 /// The plots of the benchmarks that sweep the cores of one boot.
-const CORE_PLOTS: [Plot; 3] = [
+const CORE_PLOTS: [Plot; 4] = [
     Plot {
         benchmark: "update",
         title: "Updating shared cache lines from N cores: atomics, a lock, or messages to a server",
@@ -532,6 +552,18 @@ const CORE_PLOTS: [Plot; 3] = [
         series: update_series,
         references: &[],
         ideal: false,
+    },
+    Plot {
+        benchmark: "compute",
+        title: "Integer sort (NAS IS-like) on N cores: instructions of all cores over 1 core's",
+        x_key: "cores",
+        x_label: "cores",
+        x_scale: Scale::Linear,
+        y_key: "instructions_over_one_core",
+        y_label: "instructions in total / 1-core run (work added)",
+        series: |r| format!("{} variant", r.text("variant").unwrap_or("?")),
+        references: &[],
+        ideal: true,
     },
     Plot {
         benchmark: "compute",
@@ -607,7 +639,7 @@ fn write(path: &Path, text: &str) -> Result<PathBuf> {
 }
 
 /// The boot figures of one or more boots (a sweep's) as a chart: instructions from reset
-/// to every core online and to the first program, by cores booted.
+/// to every core online, to the first program and to the first prompt, by cores booted.
 pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
     let series = |label: &str, key: &str| Series {
         label: label.into(),
@@ -617,6 +649,7 @@ pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
     let series = vec![
         series("all cores online", "online_instructions"),
         series("first program (bench, as init) started", "first_program_instructions"),
+        series("first shell prompt (init, hello, shell)", "prompt_instructions"),
     ];
     series.iter().any(|s| !s.points.is_empty()).then(|| Chart {
         title: "Boot: counter from reset (instructions under icount)".into(),
@@ -625,6 +658,38 @@ pub fn boot_chart(boots: &[Record]) -> Option<Chart> {
         x_scale: Scale::Linear,
         series,
     })
+}
+
+/// The boot to the first prompt: the normal system (init, hello, the shell) on the machine
+/// of the main boot, with `flotilla.init_arg=` asking the shell to print its `boot_prompt`
+/// line at its first prompt and power off (`libos::bench::BOOT_PROMPT_OPTION`). Returns
+/// that line's record; its console goes to `console_path`.
+fn boot_to_prompt(
+    options: &Options,
+    console_path: &Path,
+    boot_machine: impl Fn(&Machine, &Path) -> Result<Console>,
+) -> Result<Record> {
+    let mut machine = options.machine(options.smp);
+    machine.append = Some(format!("flotilla.init_arg={}", libos::bench::BOOT_PROMPT_OPTION));
+    let console = boot_machine(&machine, console_path)?;
+    let record = console.of("boot_prompt").next().cloned();
+    record.with_context(|| {
+        format!("the shell printed no boot_prompt line (console in {})", console_path.display())
+    })
+}
+
+/// Puts the first prompt's counter (`prompt`, a `boot_prompt` record) beside the other
+/// boot figures: as `prompt_instructions` of the `boot` record of as many cores, and as a
+/// record of its own (with that boot's own online figure).
+pub fn add_boot_prompt(console: &mut Console, prompt: Record) {
+    let cores = prompt.text("cores").map(str::to_string);
+    if let (Some(at), Some(boot)) = (
+        prompt.text("prompt_instructions"),
+        console.records.iter_mut().find(|r| r.benchmark == "boot" && r.text("cores") == cores.as_deref()),
+    ) {
+        boot.fields.push(("prompt_instructions".into(), at.into()));
+    }
+    console.records.push(prompt);
 }
 
 /// For the multi-threaded emulator, where the counter is time: the figures as ratios to a
@@ -665,10 +730,13 @@ pub fn add_relative(console: &mut Console) {
             continue;
         };
         if online > 0.0 {
-            let fields = vec![
+            let mut fields = vec![
                 ("cores".to_string(), r.text("cores").unwrap_or("0").to_string()),
                 ("first_program_over_online".to_string(), format!("{:.2}", first / online)),
             ];
+            if let Some(prompt) = r.number("prompt_instructions") {
+                fields.push(("prompt_over_online".to_string(), format!("{:.2}", prompt / online)));
+            }
             added.push(Record { benchmark: "boot_relative".into(), fields });
         }
     }
@@ -840,13 +908,17 @@ mod tests {
 
     #[test]
     fn update_and_compute_plot_a_series_per_strategy_and_lines_and_per_variant() {
+        let timed = console(&[
+            "bench: compute kernel=intsort variant=shared cores=1 size=8 repetitions=7 instructions=9 speedup=1.00",
+            "bench: compute kernel=intsort variant=shared cores=2 size=8 repetitions=7 instructions=5 speedup=1.80",
+        ]);
         let console = console(&[
             "bench: update strategy=atomic cores=1 lines=1 updates=1000 instructions=1 instructions_per_op=10.00",
             "bench: update strategy=atomic cores=2 lines=1 updates=2000 instructions=1 instructions_per_op=12.00",
             "bench: update strategy=message cores=1 lines=2 updates=1000 instructions=1 instructions_per_op=90.00",
-            "bench: compute kernel=intsort variant=message cores=1 size=8 instructions=1 speedup=1.00",
-            "bench: compute kernel=intsort variant=message cores=2 size=8 instructions=1 speedup=0.90",
-            "bench: compute kernel=intsort variant=shared cores=2 size=8 instructions=1 speedup=0.95",
+            "bench: compute kernel=intsort variant=message cores=1 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.00",
+            "bench: compute kernel=intsort variant=message cores=2 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.10",
+            "bench: compute kernel=intsort variant=shared cores=2 size=8 repetitions=1 instructions=1 instructions_over_one_core=1.05",
         ]);
         let update = chart(&CORE_PLOTS[0], &console, Mode::Icount).unwrap();
         let labels: Vec<&str> = update.series.iter().map(|s| s.label.as_str()).collect();
@@ -854,9 +926,13 @@ mod tests {
         assert_eq!(update.series[0].points, [(1.0, 10.0), (2.0, 12.0)]);
         let compute = chart(&CORE_PLOTS[2], &console, Mode::Icount).unwrap();
         assert_eq!(compute.series.len(), 3, "two variants and the ideal");
+        assert_eq!(compute.series[0].points, [(1.0, 1.0), (2.0, 1.1)]);
         assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 1.0)], "under icount, no work added");
-        let compute = chart(&CORE_PLOTS[2], &console, Mode::Wallclock).unwrap();
-        assert_eq!(compute.series[2].points, [(1.0, 1.0), (2.0, 2.0)], "in time, N on N cores");
+        assert!(chart(&CORE_PLOTS[3], &console, Mode::Icount).is_none(), "no speedup from instructions");
+        let compute = chart(&CORE_PLOTS[3], &timed, Mode::Wallclock).unwrap();
+        assert_eq!(compute.series[0].points, [(1.0, 1.0), (2.0, 1.8)]);
+        assert_eq!(compute.series[1].points, [(1.0, 1.0), (2.0, 2.0)], "in time, N on N cores");
+        assert!(chart(&CORE_PLOTS[2], &timed, Mode::Wallclock).is_none());
     }
 
     #[test]
@@ -877,6 +953,42 @@ mod tests {
         assert_eq!(csv("urpc_rtt_relative"), "core,relative_to_monitor_call\n1,2.50\n");
         assert_eq!(csv("boot_relative"), "cores,first_program_over_online\n2,1.50\n");
         assert!(chart(&CORE_PLOTS[1], &console, Mode::Wallclock).is_some());
+    }
+
+    #[test]
+    fn the_first_prompt_joins_the_boot_record_of_as_many_cores() {
+        let mut main = console(&[
+            "bench: counter iterations=10 instructions=20 instructions_per_op=2.00",
+            "bench: boot cores=4 online_instructions=100 first_program_instructions=150",
+        ]);
+        let prompt = console(&[
+            "init: starting",
+            "flotilla> ",
+            "bench: boot_prompt cores=4 online_instructions=101 prompt_instructions=400",
+        ]);
+        add_boot_prompt(&mut main, prompt.of("boot_prompt").next().unwrap().clone());
+        assert_eq!(
+            lines::to_csv(main.of("boot")).unwrap(),
+            "cores,online_instructions,first_program_instructions,prompt_instructions\n4,100,150,400\n"
+        );
+        assert_eq!(main.of("boot_prompt").count(), 1);
+        let chart = boot_chart(&main.of("boot").cloned().collect::<Vec<_>>()).unwrap();
+        assert_eq!(chart.series[2].points, [(4.0, 400.0)]);
+        add_relative(&mut main);
+        assert_eq!(
+            lines::to_csv(main.of("boot_relative")).unwrap(),
+            "cores,first_program_over_online,prompt_over_online\n4,1.50,4.00\n"
+        );
+    }
+
+    #[test]
+    fn a_prompt_of_another_size_stays_a_record_of_its_own() {
+        let mut main =
+            console(&["bench: boot cores=4 online_instructions=100 first_program_instructions=150"]);
+        let prompt = console(&["bench: boot_prompt cores=8 online_instructions=1 prompt_instructions=2"]);
+        add_boot_prompt(&mut main, prompt.records[0].clone());
+        assert_eq!(main.of("boot").next().unwrap().text("prompt_instructions"), None);
+        assert_eq!(main.of("boot_prompt").count(), 1);
     }
 
     #[test]
