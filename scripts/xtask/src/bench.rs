@@ -279,7 +279,7 @@ pub struct Outcome {
 }
 
 /// Everything `cargo xtask bench` does: build, boot, check, write, summarise; for the
-/// matrix, every run in turn, then a table of the headline figures of all of them.
+/// matrix, every run in turn; then a table of the headline figures of every run.
 pub fn run(options: &Options) -> Result<()> {
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -290,12 +290,12 @@ pub fn run(options: &Options) -> Result<()> {
         };
         outcomes.push(outcome);
     }
+    println!("\nHeadline figures (icount: instructions; wallclock: ratios within one boot):");
+    println!("{}", headlines(&outcomes));
+    for line in outcomes.iter().flat_map(|o| &o.repeats) {
+        println!("{line}");
+    }
     if options.matrix {
-        println!("\nHeadline figures (icount: instructions; wallclock: ratios within one boot):");
-        println!("{}", headlines(&outcomes));
-        for line in outcomes.iter().flat_map(|o| &o.repeats) {
-            println!("{line}");
-        }
         println!(
             "\nthe whole matrix took {:.0} s; everything is in {}",
             started.elapsed().as_secs_f64(),
