@@ -29,6 +29,10 @@
 //! order QEMU's round-robin runs them: exact and repeatable, but it changes with the
 //! number of cores booted. The sweep shows how much.
 //!
+//! `all` with neither `--mode` nor `--linux` is the matrix ([`Options::runs`]): Flotilla
+//! and the Linux baseline ([`linux`]), each under icount and in wallclock mode, then a
+//! table of headline figures of the four runs ([`headlines`]).
+//!
 //! A boot fails the command if QEMU exits with a nonzero status (the program found a
 //! failed check), prints a `bench: error` line or a malformed one, or is not done within
 //! [`BOOT_TIMEOUT`]. Parsing, tables and plots are plain functions ([`lines`], [`svg`])
@@ -86,6 +90,11 @@ impl Mode {
 /// The benchmark groups the wide boot of `bench all` runs: those that sweep the cores of
 /// one boot.
 const WIDE_GROUPS: [&str; 4] = ["update", "compute", "unmap", "revoke"];
+/// The directory, under a run's own, of the wide boot's results.
+pub fn wide_dir_name() -> String {
+    format!("smp{WIDE_SMP}")
+}
+
 /// The wide boot's machine: 8 cores, which GICv2 allows too, but on GICv3 as larger
 /// machines have it.
 const WIDE_SMP: u32 = 8;
@@ -103,13 +112,17 @@ pub struct Options {
     pub cores_sweep: bool,
     /// Boot twice and fail unless both boots print the same lines.
     pub repeat_check: bool,
-    /// `--linux NAME`: boot Linux instead, running these benchmarks ([`linux`]).
+    /// `--linux`: boot Linux instead, running these benchmarks ([`linux`]).
     pub linux: Option<Vec<&'static str>>,
+    /// Every group, and neither `--mode` nor `--linux`: the whole matrix, both systems in
+    /// both modes ([`Options::runs`]).
+    pub matrix: bool,
 }
 
 impl Options {
     /// Reads `[NAME[,NAME...]|all] [--smp N] [--gic 2|3] [--mode icount|wallclock]
-    /// [--cores-sweep] [--repeat-check] [--linux NAME]`.
+    /// [--cores-sweep] [--repeat-check] [--linux]`. `--linux NAME` reads as it always did:
+    /// the name is the benchmark.
     pub fn parse(args: &[String]) -> Result<Options> {
         let mut options = Options {
             groups: Vec::new(),
@@ -119,8 +132,9 @@ impl Options {
             cores_sweep: false,
             repeat_check: false,
             linux: None,
+            matrix: false,
         };
-        let mut named = false;
+        let (mut names, mut mode_given, mut linux) = (None, false, false);
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value =
@@ -128,18 +142,27 @@ impl Options {
             match arg.as_str() {
                 "--smp" => options.smp = value("--smp")?.parse().context("--smp takes a number of cores")?,
                 "--gic" => options.gic = value("--gic")?.parse().context("--gic takes 2 or 3")?,
-                "--mode" => options.mode = Mode::parse(&value("--mode")?)?,
+                "--mode" => {
+                    options.mode = Mode::parse(&value("--mode")?)?;
+                    mode_given = true;
+                }
                 "--cores-sweep" => options.cores_sweep = true,
                 "--repeat-check" => options.repeat_check = true,
-                "--linux" => options.linux = Some(linux::selection(&value("--linux")?)?),
+                "--linux" => linux = true,
                 other if other.starts_with("--") => bail!("unknown option `{other}` for bench"),
-                names => {
-                    ensure!(!named, "give the benchmarks as one word, NAME,NAME,...");
-                    named = true;
-                    options.groups = parse_groups(names)?;
+                text => {
+                    ensure!(names.is_none(), "give the benchmarks as one word, NAME,NAME,...");
+                    names = Some(text.to_string());
                 }
             }
         }
+        let names = names.as_deref().unwrap_or("all");
+        if linux {
+            options.linux = Some(linux::selection(names)?);
+        } else {
+            options.groups = parse_groups(names)?;
+        }
+        options.matrix = options.all() && !mode_given && !linux;
         ensure!(!options.cores_sweep || options.smp >= 2, "--cores-sweep needs --smp 2 or more");
         ensure!(
             !options.repeat_check || options.mode == Mode::Icount,
@@ -153,14 +176,53 @@ impl Options {
         Ok(options)
     }
 
+    /// The runs these options stand for: the matrix's four (Flotilla under icount, then
+    /// in wallclock mode, then Linux in both; `--repeat-check` for the icount ones,
+    /// `--cores-sweep` for Flotilla's), or this one run.
+    pub fn runs(&self) -> Vec<Options> {
+        if !self.matrix {
+            return vec![self.clone()];
+        }
+        let one = |mode: Mode, linux: bool| Options {
+            mode,
+            repeat_check: self.repeat_check && mode == Mode::Icount,
+            cores_sweep: self.cores_sweep && !linux,
+            linux: linux.then(|| linux::NAMES.to_vec()),
+            matrix: false,
+            ..self.clone()
+        };
+        vec![
+            one(Mode::Icount, false),
+            one(Mode::Wallclock, false),
+            one(Mode::Icount, true),
+            one(Mode::Wallclock, true),
+        ]
+    }
+
+    /// Which system and mode this run is, as the summary names it.
+    pub fn label(&self) -> String {
+        let system = if self.linux.is_some() { "Linux" } else { "Flotilla" };
+        format!("{system} {}", self.mode.name())
+    }
+
     /// Whether every group runs.
     pub fn all(&self) -> bool {
         self.groups.is_empty()
     }
 
     /// Whether the group `name` runs.
-    fn runs(&self, name: &str) -> bool {
+    fn selects(&self, name: &str) -> bool {
         self.all() || self.groups.iter().any(|g| g == name)
+    }
+
+    /// The machine of the wide boot `all` adds for the groups that sweep the cores of one
+    /// boot (8 cores, GICv3), unless the main boot has as many cores already.
+    pub fn wide_boot(&self) -> Option<(u32, u8)> {
+        let all = match &self.linux {
+            Some(selection) => selection.len() == linux::NAMES.len(),
+            None => self.all(),
+        };
+        (all && self.smp < WIDE_SMP).then_some((WIDE_SMP, WIDE_GIC))
     }
 
     /// The machine the benchmarks run on, with `smp` cores.
@@ -216,46 +278,105 @@ pub fn selection_word(groups: &[String]) -> u64 {
     groups.iter().filter_map(|g| libos::bench::bit(g)).fold(0, |word, bit| word | bit)
 }
 
-/// Everything `cargo xtask bench` does: build, boot, check, write, summarise.
+/// What one run ([`Options::runs`]) measured: the consoles of its boots, with the
+/// ratios of wallclock mode added, and what its repeat checks found.
+pub struct Outcome {
+    /// `Flotilla icount`, `Linux wallclock`, ...
+    pub label: String,
+    pub mode: Mode,
+    /// The boot of `--smp` cores, then the wide boot of `all` if there was one.
+    pub consoles: Vec<Console>,
+    /// A line per repeat check passed.
+    pub repeats: Vec<String>,
+}
+
+/// Everything `cargo xtask bench` does: build, boot, check, write, summarise; for the
+/// matrix, every run in turn; then a table of the headline figures of every run.
 pub fn run(options: &Options) -> Result<()> {
-    if let Some(selection) = &options.linux {
-        return linux::run(options, selection);
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for run in options.runs() {
+        let outcome = match &run.linux {
+            Some(selection) => linux::run(&run, selection)?,
+            None => run_flotilla(&run)?,
+        };
+        outcomes.push(outcome);
     }
+    println!("\nHeadline figures (icount: instructions; wallclock: ratios within one boot):");
+    println!("{}", headlines(&outcomes));
+    for line in outcomes.iter().flat_map(|o| &o.repeats) {
+        println!("{line}");
+    }
+    if options.matrix {
+        println!(
+            "\nthe whole matrix took {:.0} s; everything is in {}",
+            started.elapsed().as_secs_f64(),
+            output_dir().display()
+        );
+    }
+    Ok(())
+}
+
+/// A boot's description for the progress lines and repeat reports.
+fn describe(machine: &Machine, mode: Mode) -> String {
+    let cores = if machine.smp == 1 { "core" } else { "cores" };
+    format!("{} {cores}, GICv{}, -cpu max, {}", machine.smp, machine.gic, mode.name())
+}
+
+/// Boots `machine` a second time (console in `console_path`) and fails unless it printed
+/// the lines `first` did; says what passed, for the summary.
+fn repeat_boot(
+    label: &str,
+    machine: &Machine,
+    first: &Console,
+    boot_again: impl FnOnce() -> Result<Console>,
+) -> Result<String> {
+    let again = boot_again()?;
+    let size = format!("{} cores, GICv{}", machine.smp, machine.gic);
+    check_repeat(first, &again).with_context(|| format!("{label}, {size}: the repeat check failed"))?;
+    Ok(format!(
+        "repeat check passed: {label}, {size}: two boots printed the same {} lines",
+        first.records.len()
+    ))
+}
+
+/// One run of Flotilla's benchmarks in one mode.
+fn run_flotilla(options: &Options) -> Result<Outcome> {
     let built = image::build(Board::Virt)?;
     let qemu = setup::qemu_binary()?;
     let out = output_dir().join(options.mode.name());
     clear(&out)?;
     let mode = options.mode;
     let boot_machine = |machine: &Machine, console: &Path| {
-        let cores = if machine.smp == 1 { "core" } else { "cores" };
-        eprintln!(
-            "xtask bench: booting {} {cores}, GICv{}, -cpu max, {}",
-            machine.smp,
-            machine.gic,
-            mode.name()
-        );
+        eprintln!("xtask bench: booting {}", describe(machine, mode));
         boot(machine, &qemu, &built.image, console)
     };
+    let mut repeats = Vec::new();
 
-    let mut console = boot_machine(&options.machine(options.smp), &out.join("console.txt"))?;
-    if options.runs("boot") {
+    let machine = options.machine(options.smp);
+    let mut console = boot_machine(&machine, &out.join("console.txt"))?;
+    if options.selects("boot") {
         let prompt = boot_to_prompt(options, &out.join("console-prompt.txt"), boot_machine)?;
         add_boot_prompt(&mut console, prompt);
+    }
+    if options.repeat_check {
+        repeats.push(repeat_boot(&options.label(), &machine, &console, || {
+            let mut again = boot_machine(&machine, &out.join("console-repeat.txt"))?;
+            if options.selects("boot") {
+                let prompt = boot_to_prompt(options, &out.join("console-prompt-repeat.txt"), boot_machine)?;
+                add_boot_prompt(&mut again, prompt);
+            }
+            Ok(again)
+        })?);
     }
     if mode == Mode::Wallclock {
         add_relative(&mut console);
     }
     let mut written = vec![out.join("console.txt")];
-    written.extend(write_tables_and_plots(&console, &out, mode)?);
     if options.repeat_check {
-        let mut again = boot_machine(&options.machine(options.smp), &out.join("console-repeat.txt"))?;
-        if options.runs("boot") {
-            let prompt = boot_to_prompt(options, &out.join("console-prompt-repeat.txt"), boot_machine)?;
-            add_boot_prompt(&mut again, prompt);
-        }
         written.push(out.join("console-repeat.txt"));
-        check_repeat(&console, &again)?;
     }
+    written.extend(write_tables_and_plots(&console, &out, mode)?);
     let mut sweep = Vec::new();
     let mut boots: Vec<Record> = console.of("boot").cloned().collect();
     if options.cores_sweep {
@@ -274,40 +395,46 @@ pub fn run(options: &Options) -> Result<()> {
     if let Some(chart) = boot_chart(&boots) {
         written.push(write(&out.join("boot.svg"), &chart.to_svg())?);
     }
-    let mut wide = None;
-    if options.all() && options.smp < WIDE_SMP {
+    let mut consoles = vec![console];
+    if let Some((smp, gic)) = options.wide_boot() {
         let groups: Vec<String> = WIDE_GROUPS.iter().map(|g| g.to_string()).collect();
-        let wide_out = out.join(format!("smp{WIDE_SMP}"));
+        let wide_out = out.join(wide_dir_name());
         clear(&wide_out)?;
-        let machine = options.machine_for(WIDE_SMP, WIDE_GIC, &groups);
+        let machine = options.machine_for(smp, gic, &groups);
         let mut wide_console = boot_machine(&machine, &wide_out.join("console.txt"))?;
+        if options.repeat_check {
+            repeats.push(repeat_boot(&options.label(), &machine, &wide_console, || {
+                boot_machine(&machine, &wide_out.join("console-repeat.txt"))
+            })?);
+        }
         if mode == Mode::Wallclock {
             add_relative(&mut wide_console);
         }
         written.push(wide_out.join("console.txt"));
         written.extend(write_tables_and_plots(&wide_console, &wide_out, mode)?);
-        wide = Some(wide_console);
+        consoles.push(wide_console);
     }
 
-    println!("{}", summary(&console));
-    if let Some(wide) = &wide {
+    println!("{}", summary(&consoles[0]));
+    if let Some(wide) = consoles.get(1) {
         println!("\n{WIDE_SMP} cores, GICv{WIDE_GIC}:\n{}", summary(wide));
     }
     if !sweep.is_empty() {
         println!("\n{}", sweep_summary(&sweep));
     }
     if mode == Mode::Icount {
-        check_counter(&console);
+        check_counter(&consoles[0]);
+    }
+    for line in &repeats {
+        eprintln!("xtask bench: {line}");
     }
     println!("\nwritten to {}:", out.display());
     for path in written {
         let shown = path.strip_prefix(&out).unwrap_or(&path);
         println!("  {}", shown.display());
     }
-    if mode == Mode::Icount {
-        linux::write_side_by_side()?;
-    }
-    Ok(())
+    linux::write_side_by_side(mode)?;
+    Ok(Outcome { label: options.label(), mode, consoles, repeats })
 }
 
 /// Fails unless two boots printed the same lines.
@@ -320,8 +447,6 @@ fn check_repeat(first: &Console, again: &Console) -> Result<()> {
             differences.join("\n")
         );
     }
-    let count = first.records.len();
-    eprintln!("xtask bench: repeat check passed: two boots printed the same {count} lines");
     Ok(())
 }
 
@@ -693,35 +818,40 @@ pub fn add_boot_prompt(console: &mut Console, prompt: Record) {
 }
 
 /// For the multi-threaded emulator, where the counter is time: the figures as ratios to a
-/// baseline of the same boot, as records of their own (`update_relative`: cost per update
-/// over the 1-core atomic update of one line; `urpc_rtt_relative`: round trip over a local
-/// monitor call; `boot_relative`: the first program's start over the online moment).
+/// baseline of the same boot, as records of their own, for either system's lines:
+///
+/// - `update_relative`: cost per update over the 1-core atomic update of one line;
+/// - `urpc_rtt_relative` (and Linux's `futex_rtt_relative`): a round trip to another core
+///   over a local monitor call (`relative_to_monitor_call`, Flotilla's) and over the
+///   same-core round trip (`relative_to_same_core`: Flotilla's `lmp_rtt` of one message
+///   without a reply capability, Linux's `pipe_rtt_same_core`), the ratio both systems have;
+/// - `unmap_relative`, `revoke_relative`: the operation on N cores over on one;
+/// - `boot_relative`: the first program's start over the online moment (Flotilla's).
 pub fn add_relative(console: &mut Console) {
     let mut added = Vec::new();
-    let base = console.of("update").find(|r| {
+    let first_number = |benchmark: &str, keep: &dyn Fn(&Record) -> bool| {
+        let found = console.of(benchmark).find(|r| keep(r));
+        found.and_then(|r| r.number("instructions_per_op")).filter(|&b| b > 0.0)
+    };
+    let base = first_number("update", &|r| {
         r.text("strategy") == Some("atomic") && r.text("cores") == Some("1") && r.text("lines") == Some("1")
     });
-    if let Some(base) = base.and_then(|r| r.number("instructions_per_op")).filter(|&b| b > 0.0) {
-        for r in console.of("update") {
-            let Some(cost) = r.number("instructions_per_op") else { continue };
-            let mut fields: Vec<(String, String)> = ["strategy", "cores", "lines"]
-                .iter()
-                .map(|k| (k.to_string(), r.text(k).unwrap_or("0").into()))
-                .collect();
-            fields.push(("relative_cost".into(), format!("{:.2}", cost / base)));
-            added.push(Record { benchmark: "update_relative".into(), fields });
-        }
-    }
-    let monitor_call = console.of("monitor_call").find_map(|r| r.number("instructions_per_op"));
-    if let Some(base) = monitor_call.filter(|&b| b > 0.0) {
-        for r in console.of("urpc_rtt") {
-            let Some(rtt) = r.number("instructions_per_op") else { continue };
-            let fields = vec![
-                ("core".to_string(), r.text("core").unwrap_or("0").to_string()),
-                ("relative_to_monitor_call".to_string(), format!("{:.2}", rtt / base)),
-            ];
-            added.push(Record { benchmark: "urpc_rtt_relative".into(), fields });
-        }
+    added.extend(relative_records(
+        console,
+        "update",
+        &["strategy", "cores", "lines"],
+        &[("relative_cost", base)],
+    ));
+    let monitor_call = first_number("monitor_call", &|_| true);
+    let same_core =
+        first_number("lmp_rtt", &|r| r.text("reply_capability") == Some("0") && r.text("batch") == Some("1"))
+            .or(first_number("pipe_rtt_same_core", &|_| true));
+    let baselines = [("relative_to_monitor_call", monitor_call), ("relative_to_same_core", same_core)];
+    added.extend(relative_records(console, "urpc_rtt", &["core"], &baselines));
+    added.extend(relative_records(console, "futex_rtt", &["core"], &baselines[1..]));
+    for benchmark in ["unmap", "revoke"] {
+        let one_core = first_number(benchmark, &|r| r.text("cores") == Some("1"));
+        added.extend(relative_records(console, benchmark, &["cores"], &[("relative_to_one_core", one_core)]));
     }
     for r in console.of("boot") {
         let (Some(online), Some(first)) =
@@ -741,6 +871,146 @@ pub fn add_relative(console: &mut Console) {
         }
     }
     console.records.extend(added);
+}
+
+/// A `BENCHMARK_relative` record for each of `benchmark`'s: its `keys`, then its
+/// `instructions_per_op` over each baseline of `baselines` that was measured (a key and
+/// the baseline's figure); none if no baseline was.
+fn relative_records(
+    console: &Console,
+    benchmark: &str,
+    keys: &[&str],
+    baselines: &[(&str, Option<f64>)],
+) -> Vec<Record> {
+    let measured: Vec<(&str, f64)> = baselines.iter().filter_map(|&(key, base)| Some((key, base?))).collect();
+    if measured.is_empty() {
+        return Vec::new();
+    }
+    let records = console.of(benchmark).filter_map(|r| {
+        let figure = r.number("instructions_per_op")?;
+        let mut fields: Vec<(String, String)> =
+            keys.iter().map(|k| (k.to_string(), r.text(k).unwrap_or("0").into())).collect();
+        fields.extend(measured.iter().map(|&(key, base)| (key.to_string(), format!("{:.2}", figure / base))));
+        Some(Record { benchmark: format!("{benchmark}_relative"), fields })
+    });
+    records.collect()
+}
+
+/// A figure of the headline table: the record of `benchmark` whose fields have the values
+/// `filters` give (of those, the one with the most `cores` if `most_cores`), and its first
+/// field of `keys` there is (the systems name their boot figure differently).
+struct Pick {
+    benchmark: &'static str,
+    filters: &'static [(&'static str, &'static str)],
+    most_cores: bool,
+    keys: &'static [&'static str],
+}
+
+impl Pick {
+    const fn new(benchmark: &'static str, filters: &'static [(&'static str, &'static str)]) -> Pick {
+        Pick { benchmark, filters, most_cores: false, keys: &["instructions_per_op"] }
+    }
+
+    const fn most_cores(self) -> Pick {
+        Pick { most_cores: true, ..self }
+    }
+
+    const fn key(self, keys: &'static [&'static str]) -> Pick {
+        Pick { keys, ..self }
+    }
+
+    /// The figure in `consoles`: the first that matches, or the one of the most cores of
+    /// all boots (the first of those).
+    fn find(&self, consoles: &[Console]) -> Option<String> {
+        let records = consoles.iter().flat_map(|console| console.of(self.benchmark));
+        let mut matching = records.filter(|r| self.filters.iter().all(|&(k, v)| r.text(k) == Some(v)));
+        let cores = |r: &Record| r.text("cores").and_then(|c| c.parse::<u64>().ok());
+        let record = match self.most_cores {
+            true => matching.fold(None, |best: Option<&Record>, r| match best {
+                Some(b) if cores(b) >= cores(r) => Some(b),
+                _ => Some(r),
+            }),
+            false => matching.next(),
+        }?;
+        self.keys.iter().find_map(|k| record.text(k).map(String::from))
+    }
+}
+
+/// The rows of the headline table: what is shown, its icount figure, its wallclock ratio.
+const HEADLINES: [(&str, Pick, Pick); 9] = {
+    const SAME_CORE: &[&str] = &["relative_to_same_core"];
+    const COST: &[&str] = &["relative_cost"];
+    const ONE_CORE: &[&str] = &["relative_to_one_core"];
+    const CORE_1: &[(&str, &str)] = &[("core", "1")];
+    const CORES_8: &[(&str, &str)] = &[("cores", "8")];
+    const ATOMIC: &[(&str, &str)] = &[("strategy", "atomic"), ("lines", "1")];
+    const LOCK: &[(&str, &str)] = &[("strategy", "lock"), ("lines", "1")];
+    const MESSAGE: &[(&str, &str)] = &[("strategy", "message"), ("lines", "1")];
+    const BOOT: &[(&str, &str)] = &[("cores", "4")];
+    [
+        (
+            "round trip to core 1, URPC or pipe (wallclock: / same core)",
+            Pick::new("urpc_rtt", CORE_1),
+            Pick::new("urpc_rtt_relative", CORE_1).key(SAME_CORE),
+        ),
+        (
+            "round trip to core 1, Linux's futex (wallclock: / same core)",
+            Pick::new("futex_rtt", CORE_1),
+            Pick::new("futex_rtt_relative", CORE_1).key(SAME_CORE),
+        ),
+        (
+            "update, all cores, 1 line, atomic (wallclock: / 1 core)",
+            Pick::new("update", ATOMIC).most_cores(),
+            Pick::new("update_relative", ATOMIC).most_cores().key(COST),
+        ),
+        (
+            "update, all cores, 1 line, lock (wallclock: / 1-core atomic)",
+            Pick::new("update", LOCK).most_cores(),
+            Pick::new("update_relative", LOCK).most_cores().key(COST),
+        ),
+        (
+            "update, all clients, 1 line, message (wallclock: / 1-core atomic)",
+            Pick::new("update", MESSAGE).most_cores(),
+            Pick::new("update_relative", MESSAGE).most_cores().key(COST),
+        ),
+        (
+            "unmap, 8 cores (wallclock: / 1 core)",
+            Pick::new("unmap", CORES_8),
+            Pick::new("unmap_relative", CORES_8).key(ONE_CORE),
+        ),
+        (
+            "revoke, copies on 8 cores (wallclock: / 1 core)",
+            Pick::new("revoke", CORES_8),
+            Pick::new("revoke_relative", CORES_8).key(ONE_CORE),
+        ),
+        (
+            "boot to the first program, 4 cores (wallclock: / all online)",
+            Pick::new("boot", BOOT).key(&["first_program_instructions", "instructions"]),
+            Pick::new("boot_relative", BOOT).key(&["first_program_over_online"]),
+        ),
+        (
+            "boot to the shell's first prompt, 4 cores (wallclock: / all online)",
+            Pick::new("boot", BOOT).key(&["prompt_instructions"]),
+            Pick::new("boot_relative", BOOT).key(&["prompt_over_online"]),
+        ),
+    ]
+};
+
+/// The headline figures of every run, a column per run, a row per figure (`-` where a
+/// run has none: a benchmark of one system only, or a run not made).
+pub fn headlines(outcomes: &[Outcome]) -> String {
+    let mut header = vec!["figure".to_string()];
+    header.extend(outcomes.iter().map(|o| o.label.clone()));
+    let rows = HEADLINES.iter().map(|(label, icount, wallclock)| {
+        let mut row = vec![label.to_string()];
+        row.extend(outcomes.iter().map(|o| {
+            let pick = if o.mode == Mode::Icount { icount } else { wallclock };
+            pick.find(&o.consoles).unwrap_or_else(|| "-".into())
+        }));
+        row
+    });
+    let rows: Vec<Vec<String>> = std::iter::once(header).chain(rows).collect();
+    columns(&rows)
 }
 
 /// The sweep's record for a boot of `cores` cores: its round trip to core `cores - 1`,
@@ -809,24 +1079,26 @@ fn sweep_summary(sweep: &[Record]) -> String {
 }
 
 /// Left-aligned columns, two spaces apart, under a header.
-fn table(header: [&str; 3], rows: &[[String; 3]]) -> String {
-    let mut widths = header.map(str::len);
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut all = vec![header.map(String::from).to_vec()];
+    all.extend(rows.iter().map(|row| row.to_vec()));
+    columns(&all)
+}
+
+/// `rows` in left-aligned columns, two spaces apart.
+fn columns(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
     for row in rows {
+        widths.resize(widths.len().max(row.len()), 0);
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
     }
-    let line = |cells: [&str; 3]| {
-        let text =
-            format!("{:w0$}  {:w1$}  {}", cells[0], cells[1], cells[2], w0 = widths[0], w1 = widths[1]);
-        text.trim_end().to_string()
+    let line = |row: &Vec<String>| {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, &w)| format!("{cell:w$}")).collect();
+        cells.join("  ").trim_end().to_string()
     };
-    let mut text = line(header);
-    for row in rows {
-        text.push('\n');
-        text.push_str(&line([&row[0], &row[1], &row[2]]));
-    }
-    text
+    rows.iter().map(line).collect::<Vec<_>>().join("\n")
 }
 
 /// Warns if counter ticks are not instructions on this QEMU: the figures are then ticks.
@@ -866,6 +1138,31 @@ mod tests {
         assert!(Options::parse(&["--smp", "16"].map(String::from)).is_err(), "GICv2 stops at 8 cores");
         assert!(Options::parse(&["--smp", "1", "--cores-sweep"].map(String::from)).is_err());
         assert!(Options::parse(&["--board".to_string()]).is_err());
+    }
+
+    #[test]
+    fn all_without_a_mode_or_linux_is_the_matrix_of_both_systems_in_both_modes() {
+        for words in ["", "all", "all --repeat-check", "--smp 2 --cores-sweep"] {
+            let options = Options::parse(&args(words)).unwrap();
+            assert!(options.matrix, "{words}");
+            let runs: Vec<String> = options.runs().iter().map(Options::label).collect();
+            assert_eq!(runs, ["Flotilla icount", "Flotilla wallclock", "Linux icount", "Linux wallclock"]);
+            for run in options.runs() {
+                assert!(!run.matrix && run.groups.is_empty() && (run.smp, run.gic) == (options.smp, 2));
+                assert_eq!(run.repeat_check, options.repeat_check && run.mode == Mode::Icount, "{words}");
+                assert_eq!(run.cores_sweep, options.cores_sweep && run.linux.is_none(), "{words}");
+                assert_eq!(run.linux.is_some(), run.label().starts_with("Linux"));
+                assert!(run.linux.as_ref().is_none_or(|names| names.len() == linux::NAMES.len()));
+            }
+            assert_eq!(options.runs()[0].wide_boot(), (options.smp < 8).then_some((8, 3)));
+        }
+        for single in ["urpc", "all --mode icount", "all --mode wallclock", "--linux all", "--linux"] {
+            let options = Options::parse(&args(single)).unwrap();
+            assert!(!options.matrix, "{single}");
+            assert_eq!(options.runs().len(), 1, "{single}");
+        }
+        assert_eq!(Options::parse(&args("urpc")).unwrap().wide_boot(), None, "one group, no wide boot");
+        assert_eq!(Options::parse(&args("all --smp 8")).unwrap().wide_boot(), None, "8 cores already");
     }
 
     #[test]
@@ -953,6 +1250,79 @@ mod tests {
         assert_eq!(csv("urpc_rtt_relative"), "core,relative_to_monitor_call\n1,2.50\n");
         assert_eq!(csv("boot_relative"), "cores,first_program_over_online\n2,1.50\n");
         assert!(chart(&CORE_PLOTS[1], &console, Mode::Wallclock).is_some());
+        assert_eq!(console.of("unmap_relative").count(), 0, "no unmap, no ratio");
+    }
+
+    #[test]
+    fn both_systems_get_round_trips_over_their_same_core_round_trip_and_sweeps_over_one_core() {
+        let mut flotilla = console(&[
+            "bench: monitor_call calls=1000 instructions=1 instructions_per_op=200.00",
+            "bench: urpc_rtt core=1 rounds=1000 instructions=1 instructions_per_op=500.00",
+            "bench: lmp_rtt reply_capability=0 batch=2 messages=1 instructions=1 instructions_per_op=50.00",
+            "bench: lmp_rtt reply_capability=0 batch=1 messages=1 instructions=1 instructions_per_op=250.00",
+            "bench: revoke cores=1 rounds=10 instructions=1 instructions_per_op=40.00",
+            "bench: revoke cores=8 rounds=10 instructions=1 instructions_per_op=100.00",
+        ]);
+        add_relative(&mut flotilla);
+        let csv = |console: &Console, name| lines::to_csv(console.of(name)).unwrap();
+        assert_eq!(
+            csv(&flotilla, "urpc_rtt_relative"),
+            "core,relative_to_monitor_call,relative_to_same_core\n1,2.50,2.00\n"
+        );
+        assert_eq!(csv(&flotilla, "revoke_relative"), "cores,relative_to_one_core\n1,1.00\n8,2.50\n");
+        let mut linux = console(&[
+            "bench: urpc_rtt core=1 rounds=1000 instructions=1 instructions_per_op=900.00",
+            "bench: futex_rtt core=1 rounds=1000 instructions=1 instructions_per_op=600.00",
+            "bench: pipe_rtt_same_core core=0 rounds=1000 instructions=1 instructions_per_op=300.00",
+            "bench: unmap cores=1 rounds=50 instructions=1 instructions_per_op=10.00",
+            "bench: unmap cores=2 rounds=50 instructions=1 instructions_per_op=15.00",
+        ]);
+        add_relative(&mut linux);
+        assert_eq!(csv(&linux, "urpc_rtt_relative"), "core,relative_to_same_core\n1,3.00\n");
+        assert_eq!(csv(&linux, "futex_rtt_relative"), "core,relative_to_same_core\n1,2.00\n");
+        assert_eq!(csv(&linux, "unmap_relative"), "cores,relative_to_one_core\n1,1.00\n2,1.50\n");
+    }
+
+    #[test]
+    fn the_headline_table_has_a_column_per_run_and_takes_update_at_the_most_cores() {
+        let outcome = |label: &str, mode, consoles: Vec<Console>| Outcome {
+            label: label.into(),
+            mode,
+            consoles,
+            repeats: Vec::new(),
+        };
+        let flotilla = outcome(
+            "Flotilla icount",
+            Mode::Icount,
+            vec![
+                console(&[
+                    "bench: urpc_rtt core=1 rounds=1000 instructions=1 instructions_per_op=12379.85",
+                    "bench: boot cores=4 online_instructions=100 first_program_instructions=150",
+                    "bench: update strategy=message cores=3 lines=1 updates=1 instructions=1 instructions_per_op=5.00",
+                ]),
+                console(&[
+                    "bench: update strategy=message cores=6 lines=1 updates=1 instructions=1 instructions_per_op=9.00",
+                    "bench: update strategy=message cores=7 lines=1 updates=1 instructions=1 instructions_per_op=8.00",
+                    "bench: update strategy=message cores=7 lines=2 updates=1 instructions=1 instructions_per_op=7.00",
+                    "bench: unmap cores=8 rounds=50 instructions=1 instructions_per_op=70000.00",
+                ]),
+            ],
+        );
+        let linux = outcome(
+            "Linux wallclock",
+            Mode::Wallclock,
+            vec![console(&["bench: unmap_relative cores=8 relative_to_one_core=1.40"])],
+        );
+        let text = headlines(&[flotilla, linux]);
+        let rows: Vec<Vec<&str>> =
+            text.lines().map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect()).collect();
+        assert_eq!(rows[0], ["figure", "Flotilla icount", "Linux wallclock"]);
+        let row = |start: &str| rows.iter().find(|r| r[0].starts_with(start)).unwrap()[1..].to_vec();
+        assert_eq!(row("round trip to core 1, URPC"), ["12379.85", "-"]);
+        assert_eq!(row("update, all clients, 1 line, message"), ["8.00", "-"], "7 clients, 1 line");
+        assert_eq!(row("unmap, 8 cores"), ["70000.00", "1.40"]);
+        assert_eq!(row("boot to the first program"), ["150", "-"]);
+        assert_eq!(rows.len(), 1 + HEADLINES.len());
     }
 
     #[test]

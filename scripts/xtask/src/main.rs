@@ -23,18 +23,20 @@ commands:
                                  first program, then the system suite under the monitors);
                                  fails if any test does
   bench [NAME[,NAME]|all] [--smp N] [--gic 2|3] [--mode icount|wallclock]
-        [--cores-sweep] [--repeat-check]
+        [--cores-sweep] [--repeat-check] [--linux]
                                  boot the benchmarks (boot, urpc, unmap, update, revoke,
                                  compute; all by default) and write target/bench/MODE/
                                  *.csv and *.svg: icount counts instructions, wallclock
                                  runs the cores in parallel and adds ratios; all also
-                                 boots 8 cores (GICv3) for update, compute and unmap;
+                                 boots 8 cores (GICv3) for update, compute, unmap, revoke;
                                  --cores-sweep also boots 2..N cores, --repeat-check boots
-                                 twice and fails unless the counts are identical
-  bench --linux urpc|update|unmap|boot|all [--smp N] [--gic 2|3] [--repeat-check]
+                                 twice and fails unless the counts are identical.
+                                 all with neither --mode nor --linux runs the matrix:
+                                 both systems in both modes, then a headline table
+  bench --linux [urpc|update|unmap|boot|all] [--mode M] [--smp N] [--gic 2|3] [--repeat-check]
                                  the Linux baseline: boot Debian's arm64 kernel (fetched
                                  once into target/linux/) on the same machine, write
-                                 target/bench/linux/*.csv and target/bench/side-by-side/
+                                 target/bench/linux/MODE/ and target/bench/side-by-side/MODE/
   qemu-setup                     install QEMU 9.0 or newer with the system's package manager
   setup                          add Rust targets, find or install QEMU, fetch Pi 4 files
   rpi4-dtb                       fetch bcm2711-rpi-4-b.dtb into target/firmware/
