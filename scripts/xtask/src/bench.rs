@@ -616,7 +616,7 @@ pub const PLOTS: [Plot; 6] = [
     },
     Plot {
         benchmark: "revoke",
-        title: "Revoking a capability with copies on N cores (mark, then commit, by message)",
+        title: "Revoke with copies on N cores (mark, then commit)",
         x_key: "cores",
         x_label: "cores holding a copy",
         x_scale: Scale::Linear,
