@@ -234,6 +234,7 @@ impl Monitor {
 
     /// `LIST`: entry `index` of every monitor's domains, merged.
     pub(crate) fn list(&mut self, index: u64) -> Result<[u64; 3], u64> {
+        self.domains.forget_ended_homes();
         let mut entries = self.own_entries();
         let peers: Vec<usize> = self.mesh.peers().collect();
         let token = self.token();
@@ -305,6 +306,7 @@ impl Monitor {
                 self.send(from, &[wire::KILL_REPLY, token, code, 0]);
             }
             [wire::LIST_REQUEST, token] => {
+                self.domains.forget_ended_homes();
                 let mut reply = alloc::vec![wire::LIST_REPLY, token];
                 for (domain, cores, name) in self.own_entries().into_iter().take(300) {
                     reply.extend_from_slice(&[domain, cores, name]);

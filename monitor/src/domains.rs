@@ -155,6 +155,27 @@ impl Domains {
         Ok(())
     }
 
+    /// Forgets the domains at home here that ended without this monitor hearing of it: a
+    /// program started by another program has no exit notice for the monitor, but once it
+    /// is reclaimed the monitor's copy of its root table is gone with it (or the only copy
+    /// left on this core), and no dispatcher of it runs elsewhere.
+    pub fn forget_ended_homes(&mut self) {
+        let ended: Vec<u64> = self
+            .homes
+            .iter()
+            .filter(|h| h.spans.is_empty() && !self.started.iter().any(|s| s.domain == h.domain))
+            .filter(|h| {
+                // Gone altogether (its memory revoked by whoever reclaimed it), or only ours.
+                let copies = libos::kernel::cap_op(h.root, libos::abi::method::cap_op::COPIES, [0; 3], None);
+                copies.map_or(true, |n| n <= 1)
+            })
+            .map(|h| h.domain)
+            .collect();
+        for domain in ended {
+            self.forget_homes(domain);
+        }
+    }
+
     /// Forgets the domain's attached root tables (it has ended).
     pub fn forget_homes(&mut self, domain: u64) {
         while let Some(index) = self.homes.iter().position(|h| h.domain == domain) {
