@@ -49,6 +49,7 @@ pub const SYSTEM: Suite = Suite {
         system::every_replica_agrees_after_boot,
         system::ram_from_the_monitor_can_be_used_and_given_back,
         system::a_core_out_of_ram_gets_regions_from_other_cores,
+        system::a_program_out_of_its_own_ram_gets_more_from_its_monitor_and_gives_it_back,
         system::bad_requests_to_the_monitor_are_refused_and_change_nothing,
         system::a_program_can_be_started_on_every_core_and_ends_there,
         system::spanned_dispatchers_share_memory_with_the_first_one,

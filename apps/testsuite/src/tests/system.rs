@@ -118,6 +118,47 @@ pub fn a_core_out_of_ram_gets_regions_from_other_cores(_: &Env) -> Outcome {
     expect_eq(expect_ok(monitor::check())?.1, 0)
 }
 
+pub fn a_program_out_of_its_own_ram_gets_more_from_its_monitor_and_gives_it_back(_: &Env) -> Outcome {
+    const MIB: u64 = 1 << 20;
+    let own = libos::ram::free_bytes();
+    // Pieces big enough that the 64 kept here add up to more than the program's own RAM.
+    let piece = (own / 48).next_multiple_of(MIB).max(MIB);
+    let (_, monitor_free) = expect_ok(monitor::mem_info(0))?;
+    let mut pieces: [Option<RamCap>; 64] = [None; 64];
+    let mut taken = 0;
+    let mut outcome = Ok(());
+    // More than the program's own RAM: the allocator asks this core's monitor for the rest.
+    for entry in pieces.iter_mut() {
+        if taken > own + 4 * piece {
+            break;
+        }
+        match libos::ram::alloc_ram(piece, PAGE_SIZE) {
+            Ok(ram) => {
+                *entry = Some(ram);
+                taken += piece;
+            }
+            Err(e) => {
+                outcome = Err(crate::framework::failure_at(format_args!("after {taken} bytes: {e}")));
+                break;
+            }
+        }
+    }
+    let (_, monitor_during) = expect_ok(monitor::mem_info(0))?;
+    for ram in pieces.iter().flatten() {
+        expect_ok(libos::ram::free_ram(*ram))?;
+    }
+    outcome?;
+    expect_that(taken > own, format_args!("took {taken} bytes with {own} of its own"))?;
+    expect_that(
+        monitor_during + (taken - own) <= monitor_free,
+        format_args!("the monitor had {monitor_free} bytes free before and {monitor_during} during"),
+    )?;
+    // Every piece back: the pools from the monitor went back to it, whole.
+    expect_eq(libos::ram::free_bytes(), own)?;
+    expect_eq(expect_ok(monitor::mem_info(0))?.1, monitor_free)?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)
+}
+
 pub fn bad_requests_to_the_monitor_are_refused_and_change_nothing(_: &Env) -> Outcome {
     let digest_before = expect_ok(monitor::check())?;
     expect_err(
