@@ -140,6 +140,33 @@ impl CapService {
         self.books.anchors.contains_key(&key) || self.node.view(key).is_some()
     }
 
+    /// This core's side of the links between owners and holders, for `check`: the owner
+    /// of an object adds a term for every holder in its books, a holder one for the owner it
+    /// names. At rest the sums over every core are equal: every owner lists exactly the
+    /// holders that name it. Also whether this core is quiet (no request waiting, nothing
+    /// forwarded, held back or in progress), without which the sums may differ for a while.
+    pub fn links(&self) -> Links {
+        let mut links = Links { as_owner: 0, as_holder: 0, quiet: self.node.outstanding() == 0 };
+        let me = CoreId(self.me as u8);
+        for obj in self.node.objects() {
+            let Some(view) = self.node.view(obj) else { continue };
+            links.quiet &= view.forwarding_to.is_none() && view.held_back == 0;
+            match view.standing {
+                Standing::Owner { holders, in_flight, busy, awaiting_predecessor, .. } => {
+                    links.quiet &= in_flight.is_empty() && !busy && !awaiting_predecessor;
+                    for core in (0..64).map(CoreId).filter(|&c| holders.contains(c)) {
+                        links.as_owner = links.as_owner.wrapping_add(link(obj, core, me));
+                    }
+                }
+                Standing::Holder { owner, .. } => {
+                    links.as_holder = links.as_holder.wrapping_add(link(obj, me, owner))
+                }
+                Standing::None => links.quiet = false,
+            }
+        }
+        links
+    }
+
     /// `[reclaimed, records, outstanding]`.
     pub fn info(&self) -> [u64; 3] {
         [self.reclaimed, self.node.objects().count() as u64, self.node.outstanding() as u64]
@@ -586,6 +613,24 @@ impl LocalKernel for Books {
     fn reclaim(&mut self, obj: ObjectKey, descendants_may_remain: bool) {
         self.reclaims.push((obj, descendants_may_remain));
     }
+}
+
+/// This core's terms of the owner–holder links (see [`CapService::links`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Links {
+    pub as_owner: u64,
+    pub as_holder: u64,
+    pub quiet: bool,
+}
+
+/// The term for "`holder` holds `obj`, owned by `owner`": the same on both sides.
+fn link(obj: ObjectKey, holder: CoreId, owner: CoreId) -> u64 {
+    let mut x = u64::from(obj.type_code) ^ obj.base.rotate_left(13) ^ obj.size_bytes.rotate_left(29);
+    x ^= u64::from(holder.0) << 48 ^ u64::from(owner.0) << 56;
+    // A 64-bit mix (splitmix64's finaliser), so that sums of different links rarely meet.
+    x = (x ^ x >> 30).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ x >> 27).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ x >> 31
 }
 
 /// Sends `cap` to the program waiting on `reply`; the monitor's copy goes.

@@ -143,8 +143,9 @@ impl Monitor {
             }
             [wire::DIGEST_REQUEST, token] => {
                 let digest = self.digest();
-                let settled = u64::from(self.memory.is_settled(self.mesh.members));
-                self.send(from, &[wire::DIGEST, token, digest, settled]);
+                let links = self.caps.links();
+                let settled = u64::from(self.memory.is_settled(self.mesh.members) && links.quiet);
+                self.send(from, &[wire::DIGEST, token, digest, settled, links.as_owner, links.as_holder]);
             }
             [wire::MEMORY, ref rest @ ..] => match replica::memory::Msg::decode(rest) {
                 Ok(msg) => match self.memory.receive(CoreId(from as u8), &msg) {
@@ -369,7 +370,9 @@ impl Monitor {
         (core as usize) < self.mesh.cores && self.mesh.peers().any(|p| p == core as usize)
     }
 
-    /// Compares every member's replicas with this one's: `[members, divergent, digest]`.
+    /// Compares every member's replicas with this one's, and checks the capability books
+    /// across cores (every owner lists exactly the holders that name it):
+    /// `[members, divergent, digest]`.
     ///
     /// Replicas agree only once the messages that change them have arrived everywhere, so
     /// each member says whether it is *settled* (every member's announcement applied, no
@@ -385,27 +388,38 @@ impl Monitor {
             // Serve what has arrived first: this core's own replica may be behind too.
             self.serve_monitors();
             let digest = self.digest();
-            let mut settled = u64::from(self.memory.is_settled(self.mesh.members)) << self.mesh.me;
+            let own = self.caps.links();
+            let me = self.mesh.me;
+            let mut settled = u64::from(self.memory.is_settled(self.mesh.members) && own.quiet) << me;
+            // The capability books: every owner's list of holders against the owner every
+            // holder names, summed over all cores (see `CapService::links`).
+            let (mut as_owner, mut as_holder) = (own.as_owner, own.as_holder);
+            let mut linked = u64::from(own.as_owner | own.as_holder != 0) << me;
             for &peer in &peers {
                 self.send(peer, &[wire::DIGEST_REQUEST, token]);
             }
             let (mut answered, mut differ) = (0u64, 0u64);
             self.wait_for(|from, words| {
-                if let [wire::DIGEST, t, theirs, their_settled] = *words {
+                if let [wire::DIGEST, t, theirs, their_settled, owner_terms, holder_terms] = *words {
                     if t == token {
                         answered |= 1 << from;
                         differ |= u64::from(theirs != digest) << from;
                         settled |= u64::from(their_settled == 1) << from;
+                        as_owner = as_owner.wrapping_add(owner_terms);
+                        as_holder = as_holder.wrapping_add(holder_terms);
+                        linked |= u64::from(owner_terms | holder_terms != 0) << from;
                     }
                 }
                 answered == expected
             });
-            let all = expected | 1 << self.mesh.me;
+            let all = expected | 1 << me;
+            let books_differ = as_owner != as_holder;
             // A difference while every replica says it is settled can still be a change on
             // its way (a name exported or withdrawn a moment ago): ask again until the
             // replicas agree or the time is up.
-            if settled == all && differ == 0 || libos::clock::now() > deadline {
-                let divergent = differ | (expected & !answered) | (all & !settled);
+            if settled == all && differ == 0 && !books_differ || libos::clock::now() > deadline {
+                let books = if books_differ { linked } else { 0 };
+                let divergent = differ | (expected & !answered) | (all & !settled) | books;
                 return [self.mesh.members, divergent, digest];
             }
             self.mesh.pause();

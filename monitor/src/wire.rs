@@ -27,7 +27,9 @@ pub const STREAM: u64 = 7;
 pub const STREAM_DONE: u64 = 8;
 /// `[token]`: send your replicas' digest.
 pub const DIGEST_REQUEST: u64 = 9;
-/// `[token, memory digest]`: the answer to [`DIGEST_REQUEST`].
+/// `[token, digest, settled, owner terms, holder terms]`: the answer to [`DIGEST_REQUEST`]:
+/// the digest of the replicas (memory, names), whether they and the capability books are
+/// at rest, and this core's terms of the owner–holder links (`caps.rs`).
 pub const DIGEST: u64 = 10;
 /// A replicated memory ownership message (`replica::memory::Msg`) follows.
 pub const MEMORY: u64 = 16;

@@ -186,11 +186,16 @@ impl Crew {
     /// Starts every worker at once, when all hold their capability (a revoke must not take
     /// it from a mailbox before its worker collected it).
     fn go(&self) -> Outcome {
-        crate::tests::system::eventually(20_000, || {
-            Ok(self.cores.iter().all(|&c| self.board.get(READY + c as usize) != 0))
-        })?;
+        self.wait_ready()?;
         self.board.set(GO, 1);
         Ok(())
+    }
+
+    /// Waits until every worker holds its capability.
+    fn wait_ready(&self) -> Outcome {
+        crate::tests::system::eventually(20_000, || {
+            Ok(self.cores.iter().all(|&c| self.board.get(READY + c as usize) != 0))
+        })
     }
 
     /// Lets the workers end.
@@ -253,6 +258,13 @@ pub fn a_capability_sent_to_another_core_names_the_same_memory_there(env: &Env) 
     let (ram, base, _) = test_ram()?;
     let crew = Crew::start(part::HOLD, ram)?;
     crew.board.set(BASE, base);
+    // Copies on every core: the owner's books list each holder, and each names the owner.
+    crew.wait_ready()?;
+    expect_eq(expect_ok(monitor::check())?.1, 0)?;
+    expect_that(
+        expect_ok(crosscore::info())?.1 >= 2,
+        format_args!("core 0 keeps records of the RAM and board"),
+    )?;
     crew.go()?;
     for (core, outcome) in crew.outcomes()? {
         expect_that(outcome == OUTCOME_OK, format_args!("worker on core {core}: {outcome:#x}"))?;
