@@ -60,8 +60,8 @@ pub struct Service {
 pub fn export(name: &str) -> Result<Service, Error> {
     let name = pack(name)?;
     let endpoint = Endpoint::for_self()?;
-    let exported =
-        attach(endpoint.cap().cap()).and_then(|nonce| monitor::call([op::EXPORT, nonce, name[0], name[1]]));
+    let exported = crosscore::attach(endpoint.cap().cap())
+        .and_then(|nonce| monitor::call([op::EXPORT, nonce, name[0], name[1]]));
     match exported {
         Ok(([id, _, _], _)) => Ok(Service { endpoint, id }),
         Err(e) => {
@@ -79,7 +79,7 @@ impl Service {
 
     /// Takes the name back from every registry, and ends the service's endpoint.
     pub fn withdraw(self) -> Result<(), Error> {
-        let withdrawn = attach(self.endpoint.cap().cap())
+        let withdrawn = crosscore::attach(self.endpoint.cap().cap())
             .and_then(|nonce| monitor::call([op::UNEXPORT, self.id, nonce, 0]).map(drop));
         let destroyed = self.endpoint.destroy();
         withdrawn.and(destroyed)
@@ -137,7 +137,7 @@ pub fn bind(name: &str) -> Result<Connection, Error> {
 
 fn bind_here(here: u64, service: u64) -> Result<Connection, Error> {
     let own = Endpoint::for_self()?;
-    let connected = attach(own.cap().cap())
+    let connected = crosscore::attach(own.cap().cap())
         .and_then(|nonce| monitor::call([op::CONNECT | here << 8, service, nonce, 0]))
         .and_then(|_| own.cap().receive());
     match connected {
@@ -285,7 +285,7 @@ fn lmp_send(peer: EndpointCap, words: [u64; 4]) -> Result<(), Error> {
 /// An endpoint of this program's and a notify port of this core bound to it.
 pub(crate) fn own_port() -> Result<(Endpoint, u64), Error> {
     let own = Endpoint::for_self()?;
-    match attach(own.cap().cap()).and_then(|nonce| monitor::call([op::PORT, nonce, 0, 0])) {
+    match crosscore::attach(own.cap().cap()).and_then(|nonce| monitor::call([op::PORT, nonce, 0, 0])) {
         Ok(([port, _, _], _)) => Ok((own, port)),
         Err(e) => {
             let _ = own.destroy();
@@ -308,13 +308,9 @@ pub(crate) fn notify_cap(core: u64, port: u64) -> Result<NotifyCap, Error> {
     }
 }
 
-fn attach(cap: CapRef) -> Result<u64, Error> {
-    crosscore::attach(cap)
-}
-
+/// Discards a capability that came with a message, if one did.
 pub(crate) fn discard(cap: Option<CapRef>) {
     if let Some(cap) = cap {
-        let _ = cap.delete();
-        crate::cspace::free_slot(cap);
+        crate::cspace::discard(cap);
     }
 }

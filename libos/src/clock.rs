@@ -30,3 +30,18 @@ pub fn measure<T>(f: impl FnOnce() -> T) -> (u64, T) {
     let result = f();
     (now() - start, result)
 }
+
+/// Runs a loop of exactly two instructions an iteration (`subs`, `b.ne`), `iterations`
+/// times (at least once): a known number of instructions, to check what the counter counts.
+pub fn two_instruction_loop(iterations: u64) {
+    // SAFETY: counts a scratch register down to zero; no memory, no stack.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            n = inout(reg) iterations.max(1) => _,
+            options(nomem, nostack),
+        );
+    }
+}

@@ -269,6 +269,14 @@ pub fn free_slot(slot: CapRef) {
     free_slots(slot, 1);
 }
 
+/// Deletes whatever `slot` holds (a capability the caller is done with; an empty slot is
+/// fine) and gives the slot back.
+#[cfg(target_os = "none")]
+pub fn discard(slot: CapRef) {
+    let _ = slot.delete();
+    free_slot(slot);
+}
+
 /// Returns `n` consecutive empty slots from [`alloc_slots`] to the allocator.
 #[cfg(target_os = "none")]
 pub fn free_slots(first: CapRef, n: u32) {

@@ -201,8 +201,7 @@ mod client {
             Ok(([x, y, z], answer.cap))
         } else {
             if let Some(cap) = answer.cap {
-                let _ = cap.delete();
-                crate::cspace::free_slot(cap);
+                crate::cspace::discard(cap);
             }
             Err(Error::Monitor(code))
         }
@@ -219,8 +218,7 @@ mod client {
     /// Gives back RAM from [`ram_alloc`] (by its base) and deletes this program's capability.
     pub fn ram_free(ram: RamCap, base: u64) -> Result<(), Error> {
         call([op::RAM_FREE, base, 0, 0])?;
-        let _ = ram.0.delete();
-        crate::cspace::free_slot(ram.0);
+        crate::cspace::discard(ram.0);
         Ok(())
     }
 

@@ -72,8 +72,7 @@ impl channels::Wait for SleepOn {
     fn sleep(&mut self) {
         if let Ok(message) = self.0.receive() {
             if let Some(cap) = message.cap {
-                let _ = cap.delete();
-                crate::cspace::free_slot(cap);
+                crate::cspace::discard(cap);
             }
         }
     }

@@ -323,15 +323,14 @@ impl CapService {
 
     fn finish(&mut self, obj: ObjectKey, anchor: Anchor, descendants_may_remain: bool) -> Option<ObjectKey> {
         self.reclaimed += 1;
-        self.books.anchors.remove(&obj);
-        let _ = libos::kernel::set_remote(anchor.slot, 0);
         if anchor.handed {
             // The RAM service's own copy: giving the RAM back destroys the object, unless
             // things made from it live on (then the memory stays in use).
+            self.books.anchors.remove(&obj);
+            let _ = libos::kernel::set_remote(anchor.slot, 0);
             return (!descendants_may_remain).then_some(obj);
         }
-        let _ = libos::kernel::cap_op(anchor.slot, cap_op::DELETE, [0; 3], None);
-        libos::cspace::free_slot(anchor.slot);
+        self.books.drop_anchor(obj, anchor);
         None
     }
 
@@ -384,8 +383,7 @@ impl CapService {
         answer_program(pending.reply, [code, 0, 0, 0], cap);
         if let Some(made) = made {
             // The program has its copy of the new object now.
-            let _ = made.delete();
-            libos::cspace::free_slot(made);
+            libos::cspace::discard(made);
         }
         if matches!(pending.then, Then::AnswerOnly) && code == status::OK {
             libos::cspace::free_slot(pending.attached);
@@ -481,8 +479,7 @@ impl Books {
         self.anchors.remove(&obj);
         if !anchor.handed {
             let _ = libos::kernel::set_remote(anchor.slot, 0);
-            let _ = libos::kernel::cap_op(anchor.slot, cap_op::DELETE, [0; 3], None);
-            libos::cspace::free_slot(anchor.slot);
+            discard(anchor.slot);
         }
     }
 
@@ -545,8 +542,7 @@ impl LocalKernel for Books {
                 )
                 .and_then(|()| libos::kernel::cap_op(slot, cap_op::ANCHOR, [0; 3], None));
                 if let Err(e) = made {
-                    let _ = slot.delete();
-                    libos::cspace::free_slot(slot);
+                    libos::cspace::discard(slot);
                     return Err(kernel_error(e));
                 }
                 self.anchors.insert(obj, Anchor { slot, origin: false, handed: false });
@@ -568,7 +564,10 @@ impl LocalKernel for Books {
         let cap = cap_of(slot);
         libos::kernel::cap_op(cap, cap_op::DELETE, [0; 3], None).map(drop).map_err(kernel_error)?;
         // A mailbox copy is freed with its entry; an attached one by its request.
-        self.sweep_mailbox();
+        if let Some(&mailbox) = self.mailbox.iter().find(|(_, &c)| c == cap).map(|(m, _)| m) {
+            self.mailbox.remove(&mailbox);
+            libos::cspace::free_slot(cap);
+        }
         Ok(())
     }
 
@@ -636,11 +635,11 @@ fn link(obj: ObjectKey, holder: CoreId, owner: CoreId) -> u64 {
 /// Sends `cap` to the program waiting on `reply`; the monitor's copy goes.
 fn hand_over(reply: EndpointCap, cap: CapRef) {
     answer_program(reply, [status::OK, 0, 0, 0], Some(cap));
-    let _ = libos::kernel::cap_op(cap, cap_op::DELETE, [0; 3], None);
-    libos::cspace::free_slot(cap);
+    discard(cap);
 }
 
-/// Deletes a capability the monitor will not use after all.
+/// Deletes a capability of the monitor's own, marked or not (`KERNEL_CAP_OP` bypasses the
+/// refusals a marked last copy gets), and gives its slot back.
 fn discard(cap: CapRef) {
     let _ = libos::kernel::cap_op(cap, cap_op::DELETE, [0; 3], None);
     libos::cspace::free_slot(cap);

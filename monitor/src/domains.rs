@@ -122,8 +122,7 @@ impl Domains {
         };
         let spawned = libos::spawn::boot_module(name).and_then(|elf| libos::spawn::spawn_elf(elf, options));
         // The child holds its own copy of the badged endpoint.
-        let _ = exit.0.delete();
-        libos::cspace::free_slot(exit.0);
+        libos::cspace::discard(exit.0);
         let child = spawned?;
         self.started.push(Started { domain, name: pack_name(name), child });
         Ok(domain)
@@ -180,8 +179,7 @@ impl Domains {
     pub fn forget_homes(&mut self, domain: u64) {
         while let Some(index) = self.homes.iter().position(|h| h.domain == domain) {
             let home = self.homes.swap_remove(index);
-            let _ = home.root.delete();
-            libos::cspace::free_slot(home.root);
+            libos::cspace::discard(home.root);
         }
     }
 
@@ -212,8 +210,7 @@ impl Domains {
         let ram = match libos::ram::alloc_ram(32 << 10, 16 << 10) {
             Ok(ram) => ram,
             Err(e) => {
-                let _ = root.delete();
-                libos::cspace::free_slot(root);
+                libos::cspace::discard(root);
                 return Err(e);
             }
         };
@@ -227,8 +224,7 @@ impl Domains {
             Ok(objects) => objects,
             Err(e) => {
                 let _ = libos::ram::free_ram(ram);
-                let _ = root.delete();
-                libos::cspace::free_slot(root);
+                libos::cspace::discard(root);
                 return Err(e);
             }
         };
@@ -264,8 +260,7 @@ impl Span {
         for object in self.objects {
             libos::cspace::free_slot(object);
         }
-        let _ = self.root.delete();
-        libos::cspace::free_slot(self.root);
+        libos::cspace::discard(self.root);
     }
 }
 
@@ -301,8 +296,7 @@ fn build_span(span: &Span, entry: u64, arg: u64, endpoint: EndpointCap) -> Resul
     let exit = badged(endpoint, SPAN_BADGE | span.number)?;
     let setup =
         DispatcherCap(dispatcher).setup(L1CNodeCap(l1), VNodeCap(span.root), entry, 0, arg, Some(exit));
-    let _ = exit.0.delete();
-    libos::cspace::free_slot(exit.0);
+    libos::cspace::discard(exit.0);
     setup?;
     DispatcherCap(dispatcher).run()
 }

@@ -137,8 +137,7 @@ impl RamService {
         if whole {
             self.sources.push((extent, RamCap(cap)));
         } else {
-            let _ = cap.delete();
-            libos::cspace::free_slot(cap);
+            libos::cspace::discard(cap);
         }
         self.replica.free(extent).map_err(|_| status::FAILED)
     }

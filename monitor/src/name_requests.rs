@@ -18,7 +18,7 @@ impl Monitor {
                 endpoint.and_then(|endpoint| {
                     let port = self.names.bind_port(endpoint);
                     // The port keeps its own reference to the endpoint.
-                    discard(endpoint);
+                    libos::cspace::discard(endpoint);
                     port.map(|port| ([port, 0, 0], None))
                 })
             }
@@ -47,7 +47,7 @@ impl Monitor {
         let endpoint = self.caps.take_attached(nonce).ok_or(status::NOT_FOUND)?;
         let is_endpoint = endpoint.identify().is_ok_and(|i| i.ty == libos::abi::cap::CapType::Endpoint);
         if !is_endpoint {
-            discard(endpoint);
+            libos::cspace::discard(endpoint);
             return Err(status::BAD_REQUEST);
         }
         match self.names.export(name, EndpointCap(endpoint)) {
@@ -59,7 +59,7 @@ impl Monitor {
                 Ok(([entry.service, 0, 0], None))
             }
             Err(code) => {
-                discard(endpoint);
+                libos::cspace::discard(endpoint);
                 Err(code)
             }
         }
@@ -68,7 +68,7 @@ impl Monitor {
     fn unexport(&mut self, service: u64, nonce: u64) -> Answer {
         let proof = self.caps.take_attached(nonce).ok_or(status::NOT_FOUND)?;
         let theirs = proof.identify().map(|i| i.base);
-        discard(proof);
+        libos::cspace::discard(proof);
         let ours = self.names.endpoint(service).ok_or(status::NOT_FOUND)?;
         if ours.cap().identify().map(|i| i.base) != theirs {
             return Err(status::BAD_REQUEST);
@@ -91,7 +91,7 @@ impl Monitor {
         let client = self.caps.take_attached(nonce).ok_or(status::NOT_FOUND)?;
         let notice = [CONNECT_NOTICE, self.mesh.me as u64, 0, 0];
         let delivered = self.deliver_notice(service, notice, Some(client));
-        discard(client);
+        libos::cspace::discard(client);
         delivered.map(|()| ([0; 3], None))
     }
 
@@ -149,10 +149,4 @@ impl Monitor {
         }
         true
     }
-}
-
-/// Deletes a capability the monitor was given and does not keep.
-fn discard(cap: CapRef) {
-    let _ = cap.delete();
-    libos::cspace::free_slot(cap);
 }

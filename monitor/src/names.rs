@@ -94,8 +94,7 @@ impl Names {
         self.registry.retain(|e| e.service != service);
         if let Some(index) = self.local.iter().position(|(s, _)| *s == service) {
             let (_, endpoint) = self.local.swap_remove(index);
-            let _ = endpoint.cap().delete();
-            libos::cspace::free_slot(endpoint.cap());
+            libos::cspace::discard(endpoint.cap());
         }
     }
 

@@ -276,8 +276,7 @@ impl Monitor {
                     if is_root_table { self.domains.attach(a, cap) } else { self.caps.attach(a, cap) };
                 if let Err(e) = attached {
                     libos::println!("monitor: core {}: attachment refused: {e}", self.mesh.me);
-                    let _ = cap.delete();
-                    libos::cspace::free_slot(cap);
+                    libos::cspace::discard(cap);
                 }
             }
             return;
@@ -295,8 +294,7 @@ impl Monitor {
             (_, op::KILL) => self.kill(a).map(|r| (r, None)),
             (_, op::LIST) => self.list(a).map(|r| (r, None)),
             (op::CAP_COPY, _) | (_, op::CAP_RECEIVE | op::CAP_DELETE | op::CAP_REVOKE | op::CAP_RETYPE) => {
-                let swept = self.caps.sweep();
-                self.after_caps(swept);
+                self.sweep_caps();
                 let memory = &self.memory;
                 let handed = |obj: replica::caps::ObjectKey| {
                     let ram = obj.type_code == libos::abi::cap::CapType::Ram as u8;
@@ -315,8 +313,7 @@ impl Monitor {
                 self.name_request(op, core as u64, [a, b, c]).unwrap_or(Err(status::BAD_REQUEST))
             }
             (_, op::CAP_INFO) => {
-                let swept = self.caps.sweep();
-                self.after_caps(swept);
+                self.sweep_caps();
                 Ok((self.caps.info(), None))
             }
             (_, op::CORES) => self.core_info(a).map(|r| (r, None)),
@@ -478,6 +475,5 @@ pub fn answer_program(reply: EndpointCap, answer: [u64; 4], cap: Option<CapRef>)
     if let Err(e) = reply.send(answer, cap) {
         libos::println!("monitor: cannot answer a program: {e}");
     }
-    let _ = reply.cap().delete();
-    libos::cspace::free_slot(reply.cap());
+    libos::cspace::discard(reply.cap());
 }

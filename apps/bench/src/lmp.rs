@@ -152,8 +152,7 @@ fn talk_to(
 /// Deletes a capability that came with a message and gives its slot back.
 fn release(cap: Option<CapRef>) {
     if let Some(cap) = cap {
-        let _ = cap.delete();
-        libos::cspace::free_slot(cap);
+        libos::cspace::discard(cap);
     }
 }
 

@@ -177,9 +177,7 @@ impl Bell {
 
 #[cfg(target_os = "none")]
 fn brief() {
-    // SAFETY: `yield` is a hint with no effect on memory or registers. Not `nomem`: the
-    // caller looks at shared memory next, which may have changed.
-    unsafe { core::arch::asm!("yield", options(nostack, preserves_flags)) };
+    crate::urpc::yield_hint();
 }
 
 #[cfg(target_os = "none")]

@@ -8,19 +8,4 @@
 #[path = "../../../libos/src/clock.rs"]
 mod clock;
 
-pub use clock::{frequency_hz, measure};
-
-/// A loop of exactly two instructions an iteration (`subs`, `b.ne`), run `iterations`
-/// times (at least once): a known number of instructions to check the counter against.
-pub fn two_instruction_loop(iterations: u64) {
-    // SAFETY: counts a scratch register down to zero; no memory, no stack.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "subs {n}, {n}, #1",
-            "b.ne 2b",
-            n = inout(reg) iterations.max(1) => _,
-            options(nomem, nostack),
-        );
-    }
-}
+pub use clock::{frequency_hz, measure, two_instruction_loop};

@@ -89,8 +89,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         // The slot may be empty already (its capability revoked with a child): fine.
-        let _ = self.0.delete();
-        libos::cspace::free_slot(self.0);
+        libos::cspace::discard(self.0);
     }
 }
 
